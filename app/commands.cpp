@@ -1,0 +1,176 @@
+#include "commands.hpp"
+
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <optional>
+#include <random>
+
+#include "kafka_record_sink.hpp"
+#include "sluice/capture/capture_session.hpp"
+#include "sluice/config/loader.hpp"
+#include "sluice/config/redact.hpp"
+#include "sluice/schemas/log.hpp"
+#include "sluice/transport/kafka_consumer.hpp"
+#include "sluice/transport/topic_admin.hpp"
+
+namespace sluice::app {
+
+std::atomic<bool> stop_requested{false};
+
+namespace {
+
+// sysexits.h
+constexpr int ex_usage = 64;
+constexpr int ex_unavailable = 69;
+constexpr int ex_software = 70;
+constexpr int ex_config = 78;
+
+/// Loads the pipeline named by -c; prints every problem and sets `exit_code` on failure.
+std::optional<config::pipeline> load(const command_line& cl, int& exit_code) {
+  const std::string path = cl.option("--config");
+  if (path.empty()) {
+    std::cerr << "sluice " << cl.command << ": -c FILE is required\n";
+    exit_code = ex_usage;
+    return std::nullopt;
+  }
+  try {
+    return config::load_pipeline(path);
+  } catch (const config::config_error& e) {
+    for (const auto& d : e.diagnostics()) std::cerr << d.to_string() << "\n";
+    exit_code = ex_config;
+    return std::nullopt;
+  }
+}
+
+std::vector<std::string> table_topics(const config::pipeline& p) {
+  std::vector<std::string> topics;
+  for (const auto& t : p.source.tables) topics.push_back(config::topic_for(p.transport, t));
+  return topics;
+}
+
+}  // namespace
+
+std::string command_line::option(const std::string& name, const std::string& fallback) const {
+  auto it = options.find(name);
+  return it == options.end() ? fallback : it->second;
+}
+
+int run_validate(const command_line& cl) {
+  int code = 0;
+  auto p = load(cl, code);
+  if (!p) return code;
+  std::cout << config::summary(*p);
+  std::cout << "ok: " << p->file << " is valid\n";
+  return 0;
+}
+
+int run_capture(const command_line& cl) {
+  int code = 0;
+  auto p = load(cl, code);
+  if (!p) return code;
+
+  capture::capture_options o;
+  o.dsn = p->source.dsn;
+  o.slot = p->source.slot;
+  o.publication = p->source.publication;
+  for (const auto& t : p->source.tables) o.tables.push_back({t.schema, t.table});
+  o.topic_prefix = p->transport.topic_prefix;
+  o.version = SLUICE_VERSION;
+  o.alter_publication = p->source.alter_publication;
+  o.accept_slot_reset = cl.flag("--accept-slot-reset");
+  o.heartbeat_seconds = p->source.heartbeat_seconds;
+  const char* env_dir = std::getenv("SLUICE_STATE_DIR");
+  const std::string state_dir = cl.option("--state-dir", env_dir ? env_dir : ".sluice");
+  o.state_file = std::filesystem::path(state_dir) / (p->name + "." + p->source.slot + ".json");
+
+  try {
+    // Topics first: compacted, so replaying a topic from the start rebuilds current state.
+    std::vector<transport::topic_spec> specs;
+    auto topics = table_topics(*p);
+    topics.push_back(p->transport.topic_prefix + ".schema_changes");
+    for (const auto& t : topics) {
+      specs.push_back({t,
+                       p->transport.partitions,
+                       p->transport.replication_factor,
+                       {{"cleanup.policy", "compact"}}});
+    }
+    if (auto ok = transport::ensure_topics(p->transport.brokers, specs, 30'000); !ok) {
+      std::cerr << "sluice capture: cannot create topics on " << p->transport.brokers << ": "
+                << ok.error().message << "\n";
+      return ex_unavailable;
+    }
+
+    transport::producer_options po{p->transport.brokers, p->transport.producer};
+    kafka_record_sink sink(po);
+    capture::capture_session session(o, sink);
+    sink.set_listener(&session.listener());
+    session.prepare();
+    session.run(stop_requested);
+    return 0;
+  } catch (const capture::source_error& e) {
+    std::cerr << "sluice capture: " << config::redact(e.what()) << "\n";
+    return ex_unavailable;
+  } catch (const capture::capture_failure& e) {
+    std::cerr << "sluice capture: " << e.what() << "\n";
+    return ex_software;
+  } catch (const std::exception& e) {
+    std::cerr << "sluice capture: " << e.what() << "\n";
+    return ex_software;
+  }
+}
+
+int run_tail(const command_line& cl) {
+  int code = 0;
+  auto p = load(cl, code);
+  if (!p) return code;
+  std::vector<std::string> topics;
+  if (cl.flag("--table")) {
+    auto t = config::table_name::parse(cl.option("--table"));
+    if (!t) {
+      std::cerr << "sluice tail: --table: " << t.error() << "\n";
+      return ex_usage;
+    }
+    topics.push_back(config::topic_for(p->transport, *t));
+  } else {
+    topics = table_topics(*p);
+  }
+  const long max = std::stol(cl.option("--max", "0"));
+  const int idle_ms = std::stoi(cl.option("--idle-ms", "0"));
+
+  // A throwaway group: tail reads from the beginning and commits nothing.
+  std::random_device rd;
+  transport::consumer_options co{
+      p->transport.brokers, "sluice-tail-" + std::to_string(rd()), "earliest", {}};
+  transport::kafka_consumer consumer(co);
+  if (auto ok = consumer.subscribe(topics); !ok) {
+    std::cerr << "sluice tail: " << ok.error().message << "\n";
+    return ex_unavailable;
+  }
+  long printed = 0;
+  auto last = std::chrono::steady_clock::now();
+  while (!stop_requested && (max == 0 || printed < max)) {
+    auto rec = consumer.poll(200);
+    if (!rec) {
+      std::cerr << "sluice tail: " << rec.error().message << "\n";
+      if (rec.error().fatal()) return ex_unavailable;
+      continue;
+    }
+    if (!*rec) {
+      if (idle_ms > 0 &&
+          std::chrono::steady_clock::now() - last > std::chrono::milliseconds(idle_ms)) {
+        break;
+      }
+      continue;
+    }
+    last = std::chrono::steady_clock::now();
+    const auto& r = **rec;
+    std::cout << r.topic << " [" << r.partition << "@" << r.offset << "] " << r.key << " "
+              << (r.value ? *r.value : std::string("(tombstone)")) << "\n";
+    ++printed;
+  }
+  std::cout.flush();
+  return 0;
+}
+
+}  // namespace sluice::app
