@@ -1,13 +1,17 @@
 #include "commands.hpp"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <random>
+#include <thread>
 
 #include "kafka_record_sink.hpp"
 #include "sluice/capture/capture_session.hpp"
+#include "sluice/capture/snapshot.hpp"
 #include "sluice/config/loader.hpp"
 #include "sluice/config/redact.hpp"
 #include "sluice/schemas/log.hpp"
@@ -80,6 +84,8 @@ int run_capture(const command_line& cl) {
   o.alter_publication = p->source.alter_publication;
   o.accept_slot_reset = cl.flag("--accept-slot-reset");
   o.heartbeat_seconds = p->source.heartbeat_seconds;
+  o.initial_snapshot = p->source.snapshot == config::snapshot_mode::initial;
+  o.snapshot_parallelism = p->source.snapshot_parallelism;
   const char* env_dir = std::getenv("SLUICE_STATE_DIR");
   const std::string state_dir = cl.option("--state-dir", env_dir ? env_dir : ".sluice");
   o.state_file = std::filesystem::path(state_dir) / (p->name + "." + p->source.slot + ".json");
@@ -117,6 +123,70 @@ int run_capture(const command_line& cl) {
   } catch (const std::exception& e) {
     std::cerr << "sluice capture: " << e.what() << "\n";
     return ex_software;
+  }
+}
+
+int run_snapshot(const command_line& cl) {
+  int code = 0;
+  auto p = load(cl, code);
+  if (!p) return code;
+  // The running capture owns the stream, so it takes the snapshot: this command files the
+  // request in the source database and follows its progress.
+  std::vector<capture::table_ref> tables;
+  const std::string list = cl.option("--tables");
+  if (list.empty()) {
+    std::cerr << "sluice snapshot: --tables schema.table[,schema.table...] is required\n";
+    return ex_usage;
+  }
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    const auto comma = list.find(',', start);
+    const std::string item =
+        list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    auto t = config::table_name::parse(item);
+    if (!t) {
+      std::cerr << "sluice snapshot: --tables: " << item << ": " << t.error() << "\n";
+      return ex_usage;
+    }
+    const auto& configured = p->source.tables;
+    if (std::find(configured.begin(), configured.end(), *t) == configured.end()) {
+      std::cerr << "sluice snapshot: " << t->to_string() << " is not among the tables of "
+                << p->file << "\n";
+      return ex_usage;
+    }
+    tables.push_back({t->schema, t->table});
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  try {
+    capture::snapshot_store::ensure_schema(p->source.dsn);
+    const auto before = capture::snapshot_store::progress(p->source.dsn, p->source.slot);
+    const std::int64_t first_new = before.empty() ? 0 : before.back().id + 1;
+    capture::snapshot_store::request(p->source.dsn, p->source.slot, tables);
+    std::cout << "snapshot requested for " << list << " on slot " << p->source.slot
+              << "; the running `sluice capture` takes it\n";
+    if (cl.flag("--no-wait")) return 0;
+    const bool tty = isatty(1) != 0;
+    for (;;) {
+      std::string line;
+      bool all_done = true;
+      for (const auto& r : capture::snapshot_store::progress(p->source.dsn, p->source.slot)) {
+        if (r.id < first_new) continue;
+        all_done = all_done && r.state == "done";
+        line += r.table + " " + r.state + " " + std::to_string(r.rows_done) + "/~" +
+                std::to_string(std::max(r.rows_estimate, r.rows_done)) + "  ";
+      }
+      if (tty) std::cout << "\r" << line << std::flush;
+      if (all_done) break;
+      if (stop_requested) return 0;
+      std::this_thread::sleep_for(std::chrono::milliseconds(tty ? 250 : 2000));
+      if (!tty) std::cout << line << "\n";
+    }
+    std::cout << (tty ? "\n" : "") << "snapshot done\n";
+    return 0;
+  } catch (const capture::source_error& e) {
+    std::cerr << "sluice snapshot: " << config::redact(e.what()) << "\n";
+    return ex_unavailable;
   }
 }
 

@@ -21,6 +21,7 @@ extern std::atomic<bool> stop_requested;
 
 int run_validate(const command_line& cl);
 int run_capture(const command_line& cl);
+int run_snapshot(const command_line& cl);
 int run_tail(const command_line& cl);
 
 }  // namespace sluice::app

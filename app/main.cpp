@@ -17,6 +17,8 @@ commands:
   capture  -c FILE            stream the source's changes into Kafka (runs until SIGTERM)
            [--state-dir DIR]  where capture records its confirmed position (default: .sluice)
            [--accept-slot-reset]  start although the slot was dropped or moved by someone else
+  snapshot -c FILE --tables schema.table[,...] [--no-wait]
+                              re-read tables into Kafka while capture streams on
   tail     -c FILE            print change events from the pipeline's topics
            [--table schema.table] [--max N] [--idle-ms MS]
   version                     print the version
@@ -36,7 +38,7 @@ int main(int argc, char** argv) {
   }
   command_line cl;
   cl.command = argv[1];
-  static const std::set<std::string> flags{"--accept-slot-reset", "--help"};
+  static const std::set<std::string> flags{"--accept-slot-reset", "--help", "--no-wait"};
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "-c") arg = "--config";
@@ -67,6 +69,7 @@ int main(int argc, char** argv) {
   }
   if (cl.command == "validate") return sluice::app::run_validate(cl);
   if (cl.command == "capture") return sluice::app::run_capture(cl);
+  if (cl.command == "snapshot") return sluice::app::run_snapshot(cl);
   if (cl.command == "tail") return sluice::app::run_tail(cl);
   std::cerr << "sluice: unknown command '" << cl.command << "'\n" << usage;
   return ex_usage;

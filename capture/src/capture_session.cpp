@@ -38,22 +38,36 @@ void write_file_atomically(const std::filesystem::path& path, const std::string&
   std::filesystem::rename(tmp, path);
 }
 
-/// Bridges the builder to the sink and the tracker: each record joins the open unit.
+/// Bridges the builder to the sink and the tracker (each record joins the open unit), and
+/// shows the snapshot coordinator every streamed key and every watermark.
 class tracked_output : public change_output {
  public:
-  tracked_output(record_sink& sink, delivery_tracker& tracker, std::uint64_t& events)
-      : sink_(sink), tracker_(tracker), events_(events) {}
+  tracked_output(record_sink& sink, delivery_tracker& tracker, snapshot_coordinator& snapshots,
+                 std::uint64_t& events)
+      : sink_(sink), tracker_(tracker), snapshots_(snapshots), events_(events) {}
   void record(const outgoing_record& r) override {
+    snapshots_.on_record(r.topic, r.key);
+    send(r);
+  }
+  void message(const pgoutput::message& m) override {
+    snapshots_.on_message(m, [this](const outgoing_record& r) { send(r); });
+  }
+  void transaction_end(lsn end_lsn) override {
+    tracker_.close_unit(end_lsn);
+    snapshots_.on_transaction_end(end_lsn);
+  }
+
+ private:
+  void send(const outgoing_record& r) {
     const std::uint64_t token = tracker_.current_token();
     tracker_.sent(token, sink_.copies(r));
     sink_.send(r, token);
     ++events_;
   }
-  void transaction_end(lsn end_lsn) override { tracker_.close_unit(end_lsn); }
 
- private:
   record_sink& sink_;
   delivery_tracker& tracker_;
+  snapshot_coordinator& snapshots_;
   std::uint64_t& events_;
 };
 
@@ -86,6 +100,7 @@ void capture_session::prepare() {
   db_name_ = catalog_->database_name();
   keys_ = catalog_->key_columns(options_.tables);
   catalog_->ensure_publication(options_.publication, options_.tables, options_.alter_publication);
+  snapshot_store::ensure_schema(options_.dsn);
 
   const auto recorded = read_recorded_position();
   const auto slot = catalog_->slot(options_.slot);
@@ -100,6 +115,11 @@ void capture_session::prepare() {
     const lsn start = stream.create_slot(options_.slot);
     info("created replication slot slot=" + options_.slot + " lsn=" + start.to_string());
     persist_confirmed(start);
+    // A new slot streams only what happens from now on: the rows already there come from a
+    // snapshot, read beside the stream (docs/snapshot.md).
+    snapshot_store::forget(options_.dsn, options_.slot);
+    if (options_.initial_snapshot)
+      snapshot_store::request(options_.dsn, options_.slot, options_.tables);
     return;
   }
   if (slot->plugin != "pgoutput") {
@@ -121,6 +141,9 @@ void capture_session::prepare() {
 
 void capture_session::run(const std::atomic<bool>& stop) {
   sink_.poll(0);
+  snapshots_ = std::make_unique<snapshot_coordinator>(snapshot_options{
+      options_.dsn, options_.slot, options_.topic_prefix, db_name_, options_.version,
+      options_.snapshot_parallelism, options_.snapshot_chunk_rows, keys_});
   auto backoff = std::chrono::milliseconds(500);
   while (!stop) {
     try {
@@ -151,7 +174,8 @@ void capture_session::stream_once(const std::atomic<bool>& stop) {
                            auto it = keys.find(schema + "." + table);
                            return it == keys.end() ? std::vector<std::string>{} : it->second;
                          });
-  tracked_output out(sink_, tracker_, events_sent_);
+  snapshots_->stream_restarted();
+  tracked_output out(sink_, tracker_, *snapshots_, events_sent_);
 
   const auto status_every = std::chrono::milliseconds(options_.status_interval_ms);
   auto next_status = clock::now() + status_every;
@@ -190,6 +214,9 @@ void capture_session::stream_once(const std::atomic<bool>& stop) {
       if (!builder.in_transaction()) tracker_.close_unit(msg->wal_end);
       if (msg->reply_requested) report(false);
     }
+    // Snapshot progress may be recorded as soon as Kafka has the chunk: the sooner it is, the
+    // less a crash makes us read again.
+    snapshots_->on_confirmed(tracker_.confirmable());
     if (clock::now() >= next_status) report(false);
     if (options_.heartbeat_seconds > 0 && clock::now() >= next_heartbeat) {
       catalog_->execute("SELECT pg_logical_emit_message(true, 'sluice.heartbeat', '')");

@@ -69,10 +69,17 @@ std::expected<void, build_error> change_builder::on_relation(const pgoutput::rel
   const std::vector<std::string> key_names =
       keys_ ? keys_(entry.schema, entry.table) : std::vector<std::string>{};
   for (std::size_t i = 0; i < entry.columns.size(); ++i) {
-    const bool is_key = key_names.empty() ? entry.columns[i].is_key
-                                          : std::find(key_names.begin(), key_names.end(),
-                                                      entry.columns[i].name) != key_names.end();
-    if (is_key) entry.key_indexes.push_back(i);
+    if (std::find(key_names.begin(), key_names.end(), entry.columns[i].name) != key_names.end()) {
+      entry.key_indexes.push_back(i);
+    }
+  }
+  // The names were looked up at start-up; a key column renamed since leaves them stale, and
+  // the message's own replica-identity flags are then the best knowledge of the key.
+  if (key_names.empty() || entry.key_indexes.size() != key_names.size()) {
+    entry.key_indexes.clear();
+    for (std::size_t i = 0; i < entry.columns.size(); ++i) {
+      if (entry.columns[i].is_key) entry.key_indexes.push_back(i);
+    }
   }
   if (entry.key_indexes.empty()) {
     return std::unexpected(build_error{"table " + entry.schema + "." + entry.table +
@@ -273,8 +280,11 @@ std::expected<void, build_error> change_builder::apply(const pgoutput::any& mess
             return {};
           },
           [&](const pgoutput::origin&) -> result { return {}; },
-          [&](const pgoutput::type&) -> result { return {}; },     // the type lookup asks pg_type
-          [&](const pgoutput::message&) -> result { return {}; },  // heartbeats land here
+          [&](const pgoutput::type&) -> result { return {}; },  // the type lookup asks pg_type
+          [&](const pgoutput::message& m) -> result {
+            out.message(m);  // heartbeats and snapshot watermarks
+            return {};
+          },
       },
       message);
 }

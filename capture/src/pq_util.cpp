@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "sluice/capture/source_catalog.hpp"
+
 namespace sluice::capture::detail {
 
 PGconn* connect(const std::string& dsn, bool replication) {
@@ -17,7 +19,23 @@ PGconn* connect(const std::string& dsn, bool replication) {
   }
   keys.push_back(nullptr);
   values.push_back(nullptr);
-  return PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
+  PGconn* conn = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
+  // NOTICEs ("relation already exists, skipping") are not for the user's terminal.
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
+  return conn;
+}
+
+result_ptr exec(PGconn* conn, const std::string& sql, const std::vector<std::string>& params) {
+  std::vector<const char*> values;
+  for (const auto& p : params) values.push_back(p.c_str());
+  result_ptr r(PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                            values.data(), nullptr, nullptr, 0));
+  const auto status = PQresultStatus(r.get());
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+    throw source_error("Postgres: " + one_line(PQresultErrorMessage(r.get())));
+  }
+  return r;
 }
 
 }  // namespace sluice::capture::detail

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace sluice::capture::detail {
 
@@ -21,6 +22,9 @@ inline std::string one_line(const char* text) {
   while (!s.empty() && s.back() == ' ') s.pop_back();
   return s;
 }
+
+/// Runs one statement with text parameters; throws source_error with Postgres' message.
+result_ptr exec(PGconn* conn, const std::string& sql, const std::vector<std::string>& params = {});
 
 /// Connects with the user's DSN plus our own parameters. expand_dbname lets the DSN be a URI or
 /// a key=value string; parameters after it override.

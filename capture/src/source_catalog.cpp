@@ -21,19 +21,6 @@ std::string quote_ident(const std::string& name) {
 
 namespace {
 
-result_ptr query(PGconn* conn, const std::string& sql,
-                 const std::vector<std::string>& params = {}) {
-  std::vector<const char*> values;
-  for (const auto& p : params) values.push_back(p.c_str());
-  result_ptr r(PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
-                            values.data(), nullptr, nullptr, 0));
-  const auto status = PQresultStatus(r.get());
-  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-    throw source_error("Postgres: " + one_line(PQresultErrorMessage(r.get())));
-  }
-  return r;
-}
-
 /// Parses a Postgres text array of names ("{a,b}") as returned by array_agg(attname).
 std::vector<std::string> parse_name_array(const char* text) {
   std::vector<std::string> out;
@@ -80,11 +67,11 @@ source_catalog::~source_catalog() {
 }
 
 void source_catalog::execute(const std::string& sql) {
-  query(conn_, sql);
+  detail::exec(conn_, sql);
 }
 
 void source_catalog::require_logical_wal_level() {
-  auto r = query(conn_, "SHOW wal_level");
+  auto r = detail::exec(conn_, "SHOW wal_level");
   const std::string level = PQgetvalue(r.get(), 0, 0);
   if (level != "logical") {
     throw source_error("Postgres has wal_level=" + level +
@@ -94,7 +81,7 @@ void source_catalog::require_logical_wal_level() {
 }
 
 std::string source_catalog::database_name() {
-  auto r = query(conn_, "SELECT current_database()");
+  auto r = detail::exec(conn_, "SELECT current_database()");
   return PQgetvalue(r.get(), 0, 0);
 }
 
@@ -115,7 +102,7 @@ std::unordered_map<std::string, std::vector<std::string>> source_catalog::key_co
     WHERE n.nspname = $1 AND c.relname = $2)";
   std::unordered_map<std::string, std::vector<std::string>> keys;
   for (const auto& t : tables) {
-    auto r = query(conn_, sql, {t.schema, t.table});
+    auto r = detail::exec(conn_, sql, {t.schema, t.table});
     if (PQntuples(r.get()) == 0) {
       throw source_error("table " + t.qualified() + " does not exist in the source database");
     }
@@ -152,15 +139,16 @@ void source_catalog::ensure_publication(const std::string& name,
     table_list += quote_ident(t.schema) + "." + quote_ident(t.table);
     wanted.insert(t.qualified());
   }
-  auto exists = query(conn_, "SELECT puballtables FROM pg_publication WHERE pubname = $1", {name});
+  auto exists =
+      detail::exec(conn_, "SELECT puballtables FROM pg_publication WHERE pubname = $1", {name});
   if (PQntuples(exists.get()) == 0) {
-    query(conn_, "CREATE PUBLICATION " + quote_ident(name) + " FOR TABLE " + table_list);
+    detail::exec(conn_, "CREATE PUBLICATION " + quote_ident(name) + " FOR TABLE " + table_list);
     return;
   }
-  auto r = query(conn_,
-                 "SELECT schemaname || '.' || tablename FROM pg_publication_tables "
-                 "WHERE pubname = $1",
-                 {name});
+  auto r = detail::exec(conn_,
+                        "SELECT schemaname || '.' || tablename FROM pg_publication_tables "
+                        "WHERE pubname = $1",
+                        {name});
   std::set<std::string> have;
   for (int i = 0; i < PQntuples(r.get()); ++i) have.insert(PQgetvalue(r.get(), i, 0));
   if (have == wanted) return;
@@ -171,14 +159,14 @@ void source_catalog::ensure_publication(const std::string& name,
                        "], not the configured ones; set alter_publication: true to change it, "
                        "or name another publication");
   }
-  query(conn_, "ALTER PUBLICATION " + quote_ident(name) + " SET TABLE " + table_list);
+  detail::exec(conn_, "ALTER PUBLICATION " + quote_ident(name) + " SET TABLE " + table_list);
 }
 
 std::optional<slot_state> source_catalog::slot(const std::string& name) {
-  auto r = query(conn_,
-                 "SELECT confirmed_flush_lsn, active_pid, plugin FROM pg_replication_slots "
-                 "WHERE slot_name = $1",
-                 {name});
+  auto r = detail::exec(conn_,
+                        "SELECT confirmed_flush_lsn, active_pid, plugin FROM pg_replication_slots "
+                        "WHERE slot_name = $1",
+                        {name});
   if (PQntuples(r.get()) == 0) return std::nullopt;
   slot_state s;
   if (!PQgetisnull(r.get(), 0, 0)) {
@@ -191,11 +179,11 @@ std::optional<slot_state> source_catalog::slot(const std::string& name) {
 
 std::optional<type_info> source_catalog::type(std::uint32_t oid) {
   if (auto it = types_.find(oid); it != types_.end()) return it->second;
-  auto r = query(conn_,
-                 "SELECT t.typtype, t.typelem, t.typbasetype, e.typdelim, t.typrelid, "
-                 "t.typcategory FROM pg_type t LEFT JOIN pg_type e ON e.oid = t.typelem "
-                 "WHERE t.oid = $1",
-                 {std::to_string(oid)});
+  auto r = detail::exec(conn_,
+                        "SELECT t.typtype, t.typelem, t.typbasetype, e.typdelim, t.typrelid, "
+                        "t.typcategory FROM pg_type t LEFT JOIN pg_type e ON e.oid = t.typelem "
+                        "WHERE t.oid = $1",
+                        {std::to_string(oid)});
   std::optional<type_info> info;
   if (PQntuples(r.get()) == 1) {
     type_info ti;
@@ -210,10 +198,10 @@ std::optional<type_info> source_catalog::type(std::uint32_t oid) {
     if (!PQgetisnull(r.get(), 0, 3)) ti.delimiter = PQgetvalue(r.get(), 0, 3)[0];
     const std::string relid = PQgetvalue(r.get(), 0, 4);
     if (ti.k == type_info::kind::composite && relid != "0") {
-      auto attrs = query(conn_,
-                         "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = $1 "
-                         "AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
-                         {relid});
+      auto attrs = detail::exec(conn_,
+                                "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = $1 "
+                                "AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+                                {relid});
       for (int i = 0; i < PQntuples(attrs.get()); ++i) {
         ti.attributes.push_back(
             {PQgetvalue(attrs.get(), i, 0),

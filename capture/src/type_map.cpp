@@ -3,6 +3,7 @@
 // (see docs/events.md for the mapping of every type family).
 #include "sluice/capture/type_map.hpp"
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <unordered_map>
@@ -134,13 +135,20 @@ std::optional<std::string> bytea_from_hex(std::string_view text) {
 
 std::string iso8601_from_postgres(std::string_view text) {
   // Postgres' own JSON (to_json) is the reference: "YYYY-MM-DDTHH:MM:SS[.ffffff]", zones as
-  // "+02", BC dates as "0044-03-15 BC", and infinity spelled out. The one difference: the
-  // replication session runs in UTC and we write its "+00" as "Z".
+  // "+02", years of any width, BC dates with a " BC" suffix, infinity spelled out. The one
+  // difference: the replication session runs in UTC and we write its "+00" as "Z".
   std::string s(text);
-  if (s.size() > 11 && s[4] == '-' && s[10] == ' ' && s[11] != 'B') s[10] = 'T';
+  const bool bc = s.size() > 3 && s.compare(s.size() - 3, 3, " BC") == 0;
+  if (bc) s.resize(s.size() - 3);
+  const auto space = s.find(' ');
+  if (space != std::string::npos && space + 1 < s.size() && s.find('-') < space &&
+      std::isdigit(static_cast<unsigned char>(s[space + 1])) != 0) {
+    s[space] = 'T';
+  }
   if (s.size() > 3 && s.compare(s.size() - 3, 3, "+00") == 0 && s.find(':') != std::string::npos) {
     s.replace(s.size() - 3, 3, "Z");
   }
+  if (bc) s += " BC";
   return s;
 }
 

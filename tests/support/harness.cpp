@@ -37,7 +37,7 @@ std::string write_pipeline(const pipeline_spec& spec) {
       << "    dsn: \"" << (spec.dsn.empty() ? pg_dsn() : spec.dsn) << "\"\n"
       << "    slot: " << spec.slot() << "\n"
       << "    publication: " << spec.publication() << "\n"
-      << "    snapshot: never\n"
+      << "    snapshot: " << spec.snapshot << "\n"
       << "    tables: [";
   for (std::size_t i = 0; i < spec.tables.size(); ++i) out << (i ? ", " : "") << spec.tables[i];
   out << "]\n"
@@ -182,6 +182,39 @@ void drop_slot(const std::string& slot) {
       "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
       "WHERE slot_name = '" +
       slot + "' AND NOT active");
+}
+
+std::map<std::string, nlohmann::json> latest_per_key(
+    const std::vector<transport::kafka_record>& records) {
+  std::map<std::string, nlohmann::json> state;
+  for (const auto& r : records) {
+    if (!r.value) {
+      state.erase(r.key);
+      continue;
+    }
+    const auto event = nlohmann::json::parse(*r.value);
+    const std::string op = event["op"];
+    if (op == "t") {
+      state.clear();
+    } else if (op == "d") {
+      state.erase(r.key);
+    } else {
+      state[r.key] = event["after"];
+    }
+  }
+  return state;
+}
+
+std::map<std::string, nlohmann::json> table_rows(const std::string& table,
+                                                 const std::vector<std::string>& key_columns) {
+  std::map<std::string, nlohmann::json> rows;
+  for (const auto& row : sql_rows("SELECT to_jsonb(t) FROM " + table + " t")) {
+    const auto j = nlohmann::json::parse(*row[0]);
+    nlohmann::json key = nlohmann::json::object();
+    for (const auto& k : key_columns) key[k] = j[k];
+    rows[key.dump()] = j;
+  }
+  return rows;
 }
 
 }  // namespace sluice::test

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,8 +22,9 @@ struct pipeline_spec {
   std::string name;
   std::vector<std::string> tables;  // "schema.table"
   int partitions = 1;
-  std::string dsn;                // default: SLUICE_PG_DSN
-  std::string extra_source_yaml;  // more keys under source.postgres, already indented
+  std::string dsn;                 // default: SLUICE_PG_DSN
+  std::string extra_source_yaml;   // more keys under source.postgres, already indented
+  std::string snapshot = "never";  // initial | never
   std::string slot() const { return name + "_slot"; }
   std::string publication() const { return name + "_pub"; }
   std::string prefix() const { return name; }
@@ -89,5 +91,14 @@ std::vector<transport::kafka_record> read_topics(
 
 /// Drops the slot of a pipeline if it exists (tests clean up after themselves).
 void drop_slot(const std::string& slot);
+
+/// The latest state per key that a topic holds, as a consumer replaying it would see it:
+/// key → `after` of the newest event, keys whose newest record is a delete or tombstone
+/// removed, everything removed at a truncate.
+std::map<std::string, nlohmann::json> latest_per_key(
+    const std::vector<transport::kafka_record>& records);
+/// key → to_jsonb(row) for every row of the table, keyed like capture keys them.
+std::map<std::string, nlohmann::json> table_rows(const std::string& table,
+                                                 const std::vector<std::string>& key_columns);
 
 }  // namespace sluice::test

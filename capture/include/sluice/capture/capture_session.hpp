@@ -10,6 +10,7 @@
 
 #include "sluice/capture/delivery_tracker.hpp"
 #include "sluice/capture/record_sink.hpp"
+#include "sluice/capture/snapshot.hpp"
 #include "sluice/capture/source_catalog.hpp"
 
 namespace sluice::capture {
@@ -33,7 +34,10 @@ struct capture_options {
   bool accept_slot_reset = false;
   /// Where capture records the last position it confirmed (to notice a dropped or moved slot).
   std::filesystem::path state_file;
-  int heartbeat_seconds = 0;  // 0: no pg_logical_emit_message heartbeat
+  int heartbeat_seconds = 0;     // 0: no pg_logical_emit_message heartbeat
+  bool initial_snapshot = true;  // snapshot every table when the slot is created
+  int snapshot_parallelism = 4;
+  int snapshot_chunk_rows = 4096;
   int status_interval_ms = 1000;
 };
 
@@ -69,6 +73,7 @@ class capture_session : private delivery_listener {
   record_sink& sink_;
   delivery_tracker tracker_;
   std::unique_ptr<source_catalog> catalog_;
+  std::unique_ptr<snapshot_coordinator> snapshots_;
   std::unordered_map<std::string, std::vector<std::string>> keys_;
   std::string db_name_;
   lsn persisted_;

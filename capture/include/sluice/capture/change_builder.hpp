@@ -13,11 +13,13 @@
 
 namespace sluice::capture {
 
-/// Where the builder's output goes: records, and the end of each source transaction.
+/// Where the builder's output goes: records, logical messages (heartbeats, snapshot
+/// watermarks), and the end of each source transaction.
 class change_output {
  public:
   virtual ~change_output() = default;
   virtual void record(const outgoing_record& r) = 0;
+  virtual void message(const pgoutput::message& /*m*/) {}
   virtual void transaction_end(lsn end_lsn) = 0;
 };
 
