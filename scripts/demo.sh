@@ -24,7 +24,7 @@ printf 'redis:    %s\n' "$(redis-cli -u "$REDIS_URL" PING)"
 step "3. the pipeline file"
 "$sluice" validate -c config/examples/shop.yaml
 
-step "4. a small shop database"
+step "4. a shop database that already has rows"
 # A fresh start each run: new topic prefix, no leftover slot or capture state.
 export SLUICE_TOPIC_PREFIX="shop_demo_$(date +%s)"
 export SLUICE_STATE_DIR="$root/.sluice/demo"
@@ -37,30 +37,56 @@ CREATE TABLE public.customers (id serial PRIMARY KEY, name text NOT NULL, email 
 CREATE TABLE public.orders (
   id serial PRIMARY KEY, customer_id int NOT NULL, status text NOT NULL,
   amount numeric(12,2) NOT NULL, placed_at timestamptz NOT NULL DEFAULT now(), note text);
+INSERT INTO public.customers (name, email)
+  SELECT 'customer ' || i, 'c' || i || '@example.com' FROM generate_series(1, 1000) i;
+INSERT INTO public.orders (customer_id, status, amount, placed_at)
+  SELECT 1 + i % 1000, (ARRAY['new', 'paid', 'shipped'])[1 + i % 3], (i % 500) + 0.99,
+         '2026-01-01'::timestamptz + i * interval '1 minute'
+  FROM generate_series(1, 200000) i;
+ANALYZE public.orders, public.customers;
 SQL
-echo "tables public.customers and public.orders created"
+psql "$SLUICE_PG_DSN" -Atc "SELECT 'public.orders: ' || count(*) || ' rows' FROM public.orders"
+psql "$SLUICE_PG_DSN" -Atc "SELECT 'public.customers: ' || count(*) || ' rows' FROM public.customers"
 
-step "5. capture: Postgres → Kafka (topics ${SLUICE_TOPIC_PREFIX}.public.*)"
+step "5. capture: initial snapshot beside the stream (topics ${SLUICE_TOPIC_PREFIX}.public.*)"
 log="$root/.sluice/demo/capture.log"
 mkdir -p "$(dirname "$log")"
 "$sluice" capture -c config/examples/shop.yaml >"$log" 2>&1 &
 capture_pid=$!
 trap 'kill "$capture_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do grep -q 'streaming' "$log" && break; sleep 0.1; done
-cat "$log"
+progress_sql="SELECT string_agg(schema_name || '.' || table_name || ' ' || state || ' ' || rows_done || '/~' || rows_estimate, ',  ' ORDER BY id) FROM sluice.snapshot_requests WHERE slot = 'sluice_shop'"
+for _ in $(seq 1 600); do
+  line=$(psql "$SLUICE_PG_DSN" -Atc "$progress_sql")
+  printf 'snapshot: %s\n' "$line"
+  [ -n "$line" ] && ! grep -qE 'pending|running' <<<"$line" && break
+  sleep 0.5
+done
+grep -E 'snapshot|streaming|slot' "$log" | cut -c1-160
 
-step "6. changes in Postgres"
+step "6. changes in Postgres, while capture streams"
 psql "$SLUICE_PG_DSN" -e -q <<'SQL'
-INSERT INTO customers (name, email) VALUES ('Ada', 'ada@example.com'), ('Grace', 'grace@example.com');
-INSERT INTO orders (customer_id, status, amount) VALUES (1, 'new', 12.50), (2, 'new', 99.99);
+INSERT INTO customers (name, email) VALUES ('Ada', 'ada@example.com');
+INSERT INTO orders (customer_id, status, amount) VALUES (1001, 'new', 12.50);
 UPDATE orders SET status = 'paid' WHERE id = 1;
-UPDATE orders SET id = 10 WHERE id = 2;
-DELETE FROM customers WHERE name = 'Grace';
+UPDATE orders SET id = 300000 WHERE id = 2;
+DELETE FROM customers WHERE id = 3;
 SQL
+sleep 1
 
 step "7. the change events in Kafka"
-"$sluice" tail -c config/examples/shop.yaml --idle-ms 3000 |
+echo "-- the first snapshot events of public.orders (op r):"
+kcat -b "$KAFKA_BROKERS" -C -t "${SLUICE_TOPIC_PREFIX}.public.orders" -o beginning -c 2 -e -q -f '%k %s\n' |
   sed -E 's/"ts_ms":[0-9]+,?//g' | cut -c1-220
+echo "-- the latest events of each topic (the changes of step 6):"
+for t in orders customers; do
+  kcat -b "$KAFKA_BROKERS" -C -t "${SLUICE_TOPIC_PREFIX}.public.$t" -o -4 -e -q -f '%k %s\n' |
+    sed -E 's/"ts_ms":[0-9]+,?//g' | sed 's/^/'"$t"': /' | cut -c1-220
+done
+for t in orders customers; do
+  n=$(kcat -b "$KAFKA_BROKERS" -C -t "${SLUICE_TOPIC_PREFIX}.public.$t" -o beginning -e -q -f 'x\n' | wc -l)
+  echo "topic ${SLUICE_TOPIC_PREFIX}.public.$t holds $n records"
+done
 
 step "8. SIGTERM: capture flushes, confirms what Kafka acknowledged, exits 0"
 kill -TERM "$capture_pid"
