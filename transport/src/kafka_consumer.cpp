@@ -1,6 +1,7 @@
 #include "sluice/transport/kafka_consumer.hpp"
 
 #include <stdexcept>
+#include <string_view>
 
 #include "kafka_util.hpp"
 
@@ -9,7 +10,63 @@ namespace sluice::transport {
 struct kafka_consumer::impl {
   rd_kafka_t* rk = nullptr;
   bool closed = false;
+  rebalance_handler handler;
 };
+
+namespace {
+
+std::vector<topic_partition_offset> to_vector(const rd_kafka_topic_partition_list_t* list) {
+  std::vector<topic_partition_offset> out;
+  out.reserve(static_cast<std::size_t>(list->cnt));
+  for (int i = 0; i < list->cnt; ++i) {
+    out.push_back({list->elems[i].topic, list->elems[i].partition, list->elems[i].offset});
+  }
+  return out;
+}
+
+rd_kafka_topic_partition_list_t* to_list(const std::vector<topic_partition_offset>& offsets) {
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
+  for (const auto& o : offsets) {
+    rd_kafka_topic_partition_list_add(list, o.topic.c_str(), o.partition)->offset = o.offset;
+  }
+  return list;
+}
+
+void on_rebalance(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
+                  void* opaque) {
+  auto& self = *static_cast<kafka_consumer::impl*>(opaque);
+  // Eager protocol (the assignment strategies we configure): every rebalance revokes the whole
+  // assignment, then assigns a new one (librdkafka INTRODUCTION.md, "Consumer groups").
+  // A cooperative strategy set through `extra` hands over increments instead.
+  const bool cooperative = std::string_view(rd_kafka_rebalance_protocol(self.rk)) == "COOPERATIVE";
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    if (self.handler.on_assigned) {
+      auto starts = self.handler.on_assigned(to_vector(partitions));
+      for (int i = 0; i < partitions->cnt && i < static_cast<int>(starts.size()); ++i) {
+        partitions->elems[i].offset = starts[static_cast<std::size_t>(i)];
+      }
+    }
+    if (cooperative) {
+      if (rd_kafka_error_t* e = rd_kafka_incremental_assign(self.rk, partitions)) {
+        rd_kafka_error_destroy(e);
+      }
+    } else {
+      rd_kafka_assign(self.rk, partitions);
+    }
+  } else {
+    if (self.handler.on_revoked) self.handler.on_revoked(to_vector(partitions));
+    if (cooperative) {
+      if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(self.rk, partitions)) {
+        rd_kafka_error_destroy(e);
+      }
+    } else {
+      rd_kafka_assign(self.rk, nullptr);
+    }
+  }
+}
+
+}  // namespace
 
 kafka_consumer::kafka_consumer(const consumer_options& options) : impl_(std::make_unique<impl>()) {
   // Offsets are committed by hand, after the sink's writes are durable: never automatically.
@@ -23,6 +80,8 @@ kafka_consumer::kafka_consumer(const consumer_options& options) : impl_(std::mak
   };
   for (const auto& [k, v] : options.extra) props[k] = v;
   rd_kafka_conf_t* conf = detail::make_conf(props);
+  rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+  rd_kafka_conf_set_opaque(conf, impl_.get());
   char errstr[512];
   impl_->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
   if (impl_->rk == nullptr) {
@@ -86,11 +145,7 @@ std::expected<std::optional<kafka_record>, kafka_error> kafka_consumer::poll(int
 std::expected<void, kafka_error> kafka_consumer::commit(
     const std::vector<topic_partition_offset>& offsets) {
   if (offsets.empty()) return {};
-  rd_kafka_topic_partition_list_t* list =
-      rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
-  for (const auto& o : offsets) {
-    rd_kafka_topic_partition_list_add(list, o.topic.c_str(), o.partition)->offset = o.offset;
-  }
+  rd_kafka_topic_partition_list_t* list = to_list(offsets);
   rd_kafka_resp_err_t err = rd_kafka_commit(impl_->rk, list, 0 /* synchronous */);
   rd_kafka_topic_partition_list_destroy(list);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return std::unexpected(detail::make_error(err));
@@ -101,6 +156,79 @@ void kafka_consumer::close() {
   if (impl_->closed) return;
   impl_->closed = true;
   rd_kafka_consumer_close(impl_->rk);
+}
+
+void kafka_consumer::set_rebalance_handler(rebalance_handler handler) {
+  impl_->handler = std::move(handler);
+}
+
+std::expected<void, kafka_error> kafka_consumer::assign(
+    const std::vector<topic_partition_offset>& partitions) {
+  rd_kafka_topic_partition_list_t* list = to_list(partitions);
+  rd_kafka_resp_err_t err = rd_kafka_assign(impl_->rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return std::unexpected(detail::make_error(err));
+  return {};
+}
+
+std::expected<int, kafka_error> kafka_consumer::partition_count(const std::string& topic,
+                                                                int timeout_ms) {
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(impl_->rk, topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(impl_->rk, 0, rkt, &md, timeout_ms);
+  rd_kafka_topic_destroy(rkt);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return std::unexpected(detail::make_error(err));
+  int count = 0;
+  rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (md->topic_cnt == 1) {
+    count = md->topics[0].partition_cnt;
+    topic_err = md->topics[0].err;
+  }
+  rd_kafka_metadata_destroy(md);
+  if (topic_err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return std::unexpected(
+        detail::make_error(topic_err, "topic " + topic + ": " + rd_kafka_err2str(topic_err)));
+  }
+  return count;
+}
+
+std::expected<watermarks, kafka_error> kafka_consumer::query_watermarks(const std::string& topic,
+                                                                        std::int32_t partition,
+                                                                        int timeout_ms) {
+  watermarks w;
+  rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(impl_->rk, topic.c_str(), partition,
+                                                             &w.low, &w.high, timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return std::unexpected(detail::make_error(err));
+  return w;
+}
+
+std::expected<std::vector<topic_partition_offset>, kafka_error> kafka_consumer::committed(
+    const std::vector<topic_partition_offset>& partitions, int timeout_ms) {
+  rd_kafka_topic_partition_list_t* list = to_list(partitions);
+  rd_kafka_resp_err_t err = rd_kafka_committed(impl_->rk, list, timeout_ms);
+  std::vector<topic_partition_offset> out = to_vector(list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return std::unexpected(detail::make_error(err));
+  for (auto& o : out) {
+    if (o.offset < 0) o.offset = offset_committed;
+  }
+  return out;
+}
+
+std::expected<group_description, kafka_error> kafka_consumer::describe_group(
+    const std::string& group_id, int timeout_ms) {
+  const rd_kafka_group_list* groups = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_list_groups(impl_->rk, group_id.c_str(), &groups, timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return std::unexpected(detail::make_error(err));
+  group_description d{"Dead", 0};
+  for (int i = 0; i < groups->group_cnt; ++i) {
+    const auto& g = groups->groups[i];
+    if (group_id != g.group) continue;
+    d.state = g.state != nullptr ? g.state : "";
+    d.members = g.member_cnt;
+  }
+  rd_kafka_group_list_destroy(groups);
+  return d;
 }
 
 }  // namespace sluice::transport

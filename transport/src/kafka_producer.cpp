@@ -83,6 +83,33 @@ std::expected<void, kafka_error> kafka_producer::produce(const std::string& topi
   }
 }
 
+std::expected<void, kafka_error> kafka_producer::produce(
+    const std::string& topic, std::int32_t partition, std::string_view key,
+    std::optional<std::string_view> value,
+    const std::vector<std::pair<std::string, std::string>>& headers, std::uint64_t token) {
+  void* payload = value ? const_cast<char*>(value->data()) : nullptr;
+  const std::size_t payload_size = value ? value->size() : 0;
+  for (;;) {
+    // producev takes ownership of the header list only on success.
+    rd_kafka_headers_t* hdrs = rd_kafka_headers_new(headers.size());
+    for (const auto& [name, val] : headers) {
+      rd_kafka_header_add(hdrs, name.data(), static_cast<ssize_t>(name.size()), val.data(),
+                          static_cast<ssize_t>(val.size()));
+    }
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        impl_->rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+        RD_KAFKA_V_VALUE(payload, payload_size), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_HEADERS(hdrs),
+        RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(token))),
+        RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return {};
+    rd_kafka_headers_destroy(hdrs);
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return std::unexpected(detail::make_error(err));
+    rd_kafka_poll(impl_->rk, 100);
+  }
+}
+
 void kafka_producer::poll(int timeout_ms) {
   rd_kafka_poll(impl_->rk, timeout_ms);
 }

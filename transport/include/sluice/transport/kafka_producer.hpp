@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "sluice/transport/kafka_error.hpp"
 
@@ -44,6 +46,12 @@ class kafka_producer {
                                                          std::string_view key,
                                                          std::optional<std::string_view> value,
                                                          std::uint64_t token);
+
+  /// The same, with record headers (name, value).
+  [[nodiscard]] std::expected<void, kafka_error> produce(
+      const std::string& topic, std::int32_t partition, std::string_view key,
+      std::optional<std::string_view> value,
+      const std::vector<std::pair<std::string, std::string>>& headers, std::uint64_t token);
 
   /// Serves delivery reports for up to timeout_ms.
   void poll(int timeout_ms);
