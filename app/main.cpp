@@ -5,6 +5,7 @@
 #include <set>
 
 #include "commands.hpp"
+#include "sink_commands.hpp"
 
 namespace {
 
@@ -21,6 +22,12 @@ commands:
                               re-read tables into Kafka while capture streams on
   tail     -c FILE            print change events from the pipeline's topics
            [--table schema.table] [--max N] [--idle-ms MS]
+  sink     NAME -c FILE       run a worker of sink NAME until SIGTERM (start several to share the work)
+           [--instance ID]    a stable worker name: a restarted worker takes its partitions back at once
+  replay   NAME -c FILE       rebuild sink NAME from the beginning of its topics into a shadow copy,
+           [--shadow-db N]    then switch it in atomically (default: the highest empty database)
+           [--in-place]       clear the live copy and rebuild it instead
+  status   -c FILE [--json]   capture's slot lag and state; each sink's lag and state
   version                     print the version
 )";
 
@@ -38,7 +45,8 @@ int main(int argc, char** argv) {
   }
   command_line cl;
   cl.command = argv[1];
-  static const std::set<std::string> flags{"--accept-slot-reset", "--help", "--no-wait"};
+  static const std::set<std::string> flags{"--accept-slot-reset", "--help", "--in-place", "--json",
+                                           "--no-wait"};
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "-c") arg = "--config";
@@ -71,6 +79,9 @@ int main(int argc, char** argv) {
   if (cl.command == "capture") return sluice::app::run_capture(cl);
   if (cl.command == "snapshot") return sluice::app::run_snapshot(cl);
   if (cl.command == "tail") return sluice::app::run_tail(cl);
+  if (cl.command == "sink") return sluice::app::run_sink(cl);
+  if (cl.command == "replay") return sluice::app::run_replay(cl);
+  if (cl.command == "status") return sluice::app::run_status(cl);
   std::cerr << "sluice: unknown command '" << cl.command << "'\n" << usage;
   return ex_usage;
 }

@@ -1,0 +1,115 @@
+#pragma once
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sluice/schemas/lsn.hpp"
+#include "sluice/sinks/record_source.hpp"
+#include "sluice/sinks/sink_kind.hpp"
+
+namespace sluice::sinks {
+
+/// What a worker does with an event it cannot apply.
+enum class on_bad_event { stop, dead_letter };
+
+struct runtime_options {
+  std::string sink_name;  // for messages
+  /// Topic → source table ("schema.table"): tombstones carry no event, so their table comes
+  /// from the topic they are on.
+  std::map<std::string, table_ref> tables_by_topic;
+  /// A batch is due at this many events or this age; it then ends at the next transaction
+  /// boundary of the partition that delivers the next record, unless it reached hard_cap.
+  std::size_t max_batch_events = 1000;
+  std::chrono::milliseconds linger{20};
+  std::size_t hard_cap = 4000;
+  on_bad_event on_error = on_bad_event::stop;
+  /// Commit offsets to the record source after each applied batch (Kafka's committed offsets
+  /// are what `sluice status` reports as the sink's lag).
+  bool commit_offsets = true;
+  /// Called after each applied batch and when idle, with every partition's applied
+  /// next-offset. Replay uses it to follow progress and to switch when caught up.
+  std::function<void(const std::map<partition_ref, std::int64_t>& applied)> after_batch;
+  /// Backoff while the target is unavailable.
+  std::chrono::milliseconds retry_min{50};
+  std::chrono::milliseconds retry_max{5000};
+};
+
+struct run_outcome {
+  enum class status {
+    stopped,    // asked to stop: the last batch was applied and committed
+    bad_event,  // an event could not be applied and on_error is stop
+    failed,     // the target or the source failed in a way waiting does not fix, or a stop
+                // arrived while the target was unavailable (nothing unapplied was committed)
+  };
+  status result = status::stopped;
+  std::string message;
+  std::uint64_t events_applied = 0;
+  std::uint64_t events_skipped = 0;
+  std::uint64_t dead_lettered = 0;
+};
+
+/// Consumes records, batches them, hands batches to a sink kind, and commits offsets only
+/// after the kind applied them. The same loop serves every sink kind.
+///
+/// - Records are decoded here (schemas::decode_event); a record that does not decode, or that
+///   the kind rejects, is a bad event: with on_bad_event::stop the worker applies and commits
+///   everything before it and stops with a message naming topic, partition and offset; with
+///   dead_letter it is sent to the dead-letter queue (and acknowledged) before the worker moves
+///   past it. Never skipped silently, and no offset moves past an unapplied event.
+/// - On assignment the kind says where each partition resumes; on revocation the pending batch
+///   is applied and committed before the partitions go.
+/// - stop (SIGTERM): the current batch is applied and committed, then run() returns.
+///
+/// One runtime per worker process; single-threaded (the record source's callbacks run inside
+/// poll(), on the same thread).
+class sink_runtime final : public assignment_handler {
+ public:
+  sink_runtime(runtime_options options, record_source& source, sink_kind& kind,
+               dead_letter_queue* dead_letters);
+
+  [[nodiscard]] run_outcome run(const std::atomic<bool>& stop);
+
+  std::vector<std::optional<std::int64_t>> on_assigned(
+      const std::vector<partition_ref>& partitions) override;
+  void on_revoked(const std::vector<partition_ref>& partitions) override;
+
+  /// Next-offsets applied so far, per partition owned now.
+  [[nodiscard]] const std::map<partition_ref, std::int64_t>& applied() const { return applied_; }
+
+ private:
+  struct partition_state {
+    schemas::lsn last_commit_lsn;  // of the last event added, to cut batches between txns
+    bool has_last = false;
+    std::optional<std::string> last_delete_key;  // Kafka key of the last record, if a delete
+    schemas::position last_delete_position;
+  };
+
+  void add(source_record record);
+  bool flush();
+  bool apply_range(std::size_t begin, std::size_t end);
+  bool handle_bad(const source_record& record, const std::string& reason);
+  bool commit_pending();
+  void backoff(std::chrono::milliseconds& delay);
+
+  runtime_options options_;
+  record_source& source_;
+  sink_kind& kind_;
+  dead_letter_queue* dead_letters_;
+
+  const std::atomic<bool>* stop_ = nullptr;
+  std::vector<sink_event> batch_;
+  std::chrono::steady_clock::time_point batch_started_;
+  std::map<partition_ref, partition_state> partitions_;
+  std::map<partition_ref, std::int64_t> applied_;      // applied next-offsets
+  std::map<partition_ref, std::int64_t> uncommitted_;  // applied, not yet committed
+  std::optional<run_outcome> ended_;  // set when the loop must end (from inside a callback too)
+  run_outcome totals_;
+  std::chrono::steady_clock::time_point last_report_;
+};
+
+}  // namespace sluice::sinks

@@ -1,0 +1,301 @@
+#include "sluice/sinks/runtime.hpp"
+
+#include <algorithm>
+#include <thread>
+
+#include "sluice/schemas/codec.hpp"
+#include "sluice/schemas/log.hpp"
+
+namespace sluice::sinks {
+namespace {
+
+constexpr std::string_view module = "sinks";
+constexpr auto report_interval = std::chrono::seconds(10);
+constexpr auto warn_interval = std::chrono::seconds(5);
+
+using clock = std::chrono::steady_clock;
+
+}  // namespace
+
+sink_runtime::sink_runtime(runtime_options options, record_source& source, sink_kind& kind,
+                           dead_letter_queue* dead_letters)
+    : options_(std::move(options)), source_(source), kind_(kind), dead_letters_(dead_letters) {
+  if (options_.on_error == on_bad_event::dead_letter && dead_letters_ == nullptr) {
+    throw std::invalid_argument("sink_runtime: on_error dead_letter needs a dead_letter_queue");
+  }
+  options_.hard_cap = std::max(options_.hard_cap, options_.max_batch_events);
+}
+
+run_outcome sink_runtime::run(const std::atomic<bool>& stop) {
+  stop_ = &stop;
+  source_.set_assignment_handler(this);
+  last_report_ = clock::now();
+  while (!ended_) {
+    if (stop.load()) {
+      if (flush()) ended_ = run_outcome{run_outcome::status::stopped, "stopped", 0, 0, 0};
+      break;
+    }
+    int timeout_ms = 100;
+    if (!batch_.empty()) {
+      const auto age = clock::now() - batch_started_;
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(options_.linger - age);
+      timeout_ms = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100));
+    }
+    auto polled = source_.poll(timeout_ms);
+    if (ended_) break;  // a rebalance callback inside poll() ended the run
+    if (!polled) {
+      if (polled.error().fatal) {
+        flush();
+        if (!ended_) {
+          ended_ = run_outcome{run_outcome::status::failed,
+                               "sink " + options_.sink_name +
+                                   ": the record source failed: " + polled.error().message,
+                               0, 0, 0};
+        }
+        break;
+      }
+      log(log_level::warn, module, "sink " + options_.sink_name + ": " + polled.error().message);
+      continue;
+    }
+    if (*polled) {
+      add(std::move(**polled));
+    } else if (!batch_.empty()) {
+      flush();
+    } else if (options_.after_batch) {
+      options_.after_batch(applied_);
+    }
+    if (clock::now() - last_report_ >= report_interval) {
+      last_report_ = clock::now();
+      log(log_level::info, module,
+          "sink " + options_.sink_name + ": " + std::to_string(totals_.events_applied) +
+              " events applied, " + std::to_string(totals_.events_skipped) +
+              " not newer than the target (skipped), " + std::to_string(totals_.dead_lettered) +
+              " dead-lettered");
+    }
+  }
+  source_.close();
+  run_outcome out = *ended_;
+  out.events_applied = totals_.events_applied;
+  out.events_skipped = totals_.events_skipped;
+  out.dead_lettered = totals_.dead_lettered;
+  return out;
+}
+
+void sink_runtime::add(source_record record) {
+  const partition_ref where = record.where();
+  auto& state = partitions_[where];
+  sink_event e;
+  auto key = schemas::decode_key(record.key);
+  std::string problem;
+  if (!key) {
+    problem = "record key: " + key.error().message;
+  } else if (record.value) {
+    auto change = schemas::decode_event(*record.value);
+    if (!change) {
+      problem = change.error().message;
+    } else {
+      e.table = change->source.schema + "." + change->source.table;
+      e.change = std::move(*change);
+    }
+  } else {
+    auto it = options_.tables_by_topic.find(record.topic);
+    if (it == options_.tables_by_topic.end()) {
+      problem = "tombstone on a topic of no configured table";
+    } else {
+      e.table = it->second;
+      if (state.last_delete_key && *state.last_delete_key == record.key) {
+        e.tombstone_of = state.last_delete_position;
+      }
+    }
+  }
+  if (!problem.empty()) {
+    // Everything before the bad record is applied first, so the worker can stop exactly there.
+    if (!flush()) return;
+    state.last_delete_key.reset();
+    handle_bad(record, problem);
+    return;
+  }
+  e.key = std::move(*key);
+
+  const bool starts_transaction =
+      e.change && (!state.has_last || e.change->source.commit_lsn != state.last_commit_lsn);
+  const bool due = batch_.size() >= options_.max_batch_events ||
+                   clock::now() - batch_started_ >= options_.linger;
+  if (!batch_.empty() && ((due && starts_transaction) || batch_.size() >= options_.hard_cap)) {
+    if (!flush()) return;
+  }
+  if (e.change) {
+    state.has_last = true;
+    state.last_commit_lsn = e.change->source.commit_lsn;
+    if (e.change->op == schemas::op::remove) {
+      state.last_delete_key = record.key;
+      state.last_delete_position = e.change->source.pos();
+    } else {
+      state.last_delete_key.reset();
+    }
+  } else {
+    state.last_delete_key.reset();
+  }
+  if (batch_.empty()) batch_started_ = clock::now();
+  e.record = std::move(record);
+  batch_.push_back(std::move(e));
+}
+
+bool sink_runtime::flush() {
+  bool ok = true;
+  if (!batch_.empty()) {
+    ok = apply_range(0, batch_.size());
+    batch_.clear();
+  }
+  if (ok) ok = commit_pending();
+  if (ok && options_.after_batch) options_.after_batch(applied_);
+  return ok && !ended_;
+}
+
+bool sink_runtime::apply_range(std::size_t begin, std::size_t end) {
+  auto delay = options_.retry_min;
+  auto last_warning = clock::time_point{};
+  while (begin < end) {
+    // The next-offset of every partition in the range, once it is applied.
+    std::map<partition_ref, std::int64_t> next;
+    for (std::size_t i = begin; i < end; ++i) {
+      const auto& r = batch_[i].record;
+      auto& n = next[r.where()];
+      n = std::max(n, r.offset + 1);
+    }
+    std::vector<partition_offset> offsets;
+    for (const auto& [p, n] : next) offsets.push_back({p, n});
+
+    auto result =
+        kind_.apply(std::span<const sink_event>(batch_).subspan(begin, end - begin), offsets);
+    if (result) {
+      totals_.events_applied += result->written;
+      totals_.events_skipped += result->skipped;
+      for (const auto& [p, n] : next) {
+        applied_[p] = std::max(applied_[p], n);
+        uncommitted_[p] = std::max(uncommitted_[p], n);
+      }
+      return true;
+    }
+    if (const auto* bad = std::get_if<bad_event>(&result.error())) {
+      const std::size_t index = begin + bad->index;
+      const std::string reason = bad->reason;
+      if (!apply_range(begin, index)) return false;
+      if (!handle_bad(batch_[index].record, reason)) return false;
+      begin = index + 1;
+      delay = options_.retry_min;
+      continue;
+    }
+    const auto& failure = std::get<target_failure>(result.error());
+    if (!failure.retriable) {
+      ended_ = run_outcome{run_outcome::status::failed,
+                           "sink " + options_.sink_name + ": " + failure.message, 0, 0, 0};
+      return false;
+    }
+    if (stop_ != nullptr && stop_->load()) {
+      ended_ = run_outcome{run_outcome::status::failed,
+                           "sink " + options_.sink_name +
+                               ": stopping while the target is unavailable (" + failure.message +
+                               "); offsets stay at the last applied batch",
+                           0, 0, 0};
+      return false;
+    }
+    if (clock::now() - last_warning >= warn_interval) {
+      last_warning = clock::now();
+      log(log_level::warn, module,
+          "sink " + options_.sink_name + ": " + failure.message + "; retrying");
+    }
+    backoff(delay);
+  }
+  return true;
+}
+
+bool sink_runtime::handle_bad(const source_record& record, const std::string& reason) {
+  const std::string what = "cannot apply " + record.describe() + ": " + reason;
+  if (options_.on_error == on_bad_event::stop) {
+    commit_pending();
+    ended_ = run_outcome{run_outcome::status::bad_event,
+                         "sink " + options_.sink_name + ": " + what +
+                             "; stopping (every earlier record is applied and committed; remove "
+                             "the cause, or set on_error: dead_letter)",
+                         0, 0, 0};
+    return false;
+  }
+  auto delay = options_.retry_min;
+  for (;;) {
+    auto sent = dead_letters_->send(record, reason);
+    if (sent) break;
+    if (stop_ != nullptr && stop_->load()) {
+      ended_ = run_outcome{run_outcome::status::failed,
+                           "sink " + options_.sink_name + ": " + what +
+                               "; the dead-letter queue failed: " + sent.error(),
+                           0, 0, 0};
+      return false;
+    }
+    log(log_level::warn, module,
+        "sink " + options_.sink_name + ": dead-letter queue: " + sent.error() + "; retrying");
+    backoff(delay);
+  }
+  log(log_level::warn, module,
+      "sink " + options_.sink_name + ": " + what + "; sent to the dead-letter queue");
+  ++totals_.dead_lettered;
+  const partition_ref where = record.where();
+  applied_[where] = std::max(applied_[where], record.offset + 1);
+  uncommitted_[where] = std::max(uncommitted_[where], record.offset + 1);
+  return true;
+}
+
+bool sink_runtime::commit_pending() {
+  if (uncommitted_.empty()) return true;
+  if (!options_.commit_offsets) {
+    uncommitted_.clear();
+    return true;
+  }
+  std::vector<partition_offset> offsets;
+  for (const auto& [p, n] : uncommitted_) offsets.push_back({p, n});
+  uncommitted_.clear();
+  if (auto ok = source_.commit(offsets); !ok) {
+    // The data is applied and idempotent: a later commit, or a redelivery, makes up for it.
+    log(log_level::warn, module,
+        "sink " + options_.sink_name + ": commit failed: " + ok.error().message);
+  }
+  return true;
+}
+
+void sink_runtime::backoff(std::chrono::milliseconds& delay) {
+  std::this_thread::sleep_for(delay);
+  delay = std::min(delay * 2, options_.retry_max);
+}
+
+std::vector<std::optional<std::int64_t>> sink_runtime::on_assigned(
+    const std::vector<partition_ref>& partitions) {
+  auto starts = kind_.resume_offsets(partitions);
+  starts.resize(partitions.size());
+  std::string names;
+  for (std::size_t i = 0; i < partitions.size(); ++i) {
+    partitions_.erase(partitions[i]);
+    if (starts[i]) applied_[partitions[i]] = *starts[i];
+    names += (names.empty() ? "" : ", ") + partitions[i].to_string() + "@" +
+             (starts[i] ? std::to_string(*starts[i]) : std::string("committed"));
+  }
+  log(log_level::info, module,
+      "sink " + options_.sink_name + ": assigned " + std::to_string(partitions.size()) +
+          " partitions: " + names);
+  return starts;
+}
+
+void sink_runtime::on_revoked(const std::vector<partition_ref>& partitions) {
+  // Still ours until we return: apply and commit what we hold for them (and for the rest).
+  flush();
+  for (const auto& p : partitions) {
+    partitions_.erase(p);
+    applied_.erase(p);
+    uncommitted_.erase(p);
+  }
+  log(log_level::info, module,
+      "sink " + options_.sink_name + ": revoked " + std::to_string(partitions.size()) +
+          " partitions");
+}
+
+}  // namespace sluice::sinks

@@ -1,0 +1,282 @@
+// The sink runtime against a scripted record source and sink kind: commit only what was
+// applied, bad events, dead letters, retries, transaction-sized batches, revocation, stop.
+
+#include <catch2/catch.hpp>
+#include <deque>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sluice/sinks/runtime.hpp"
+
+using namespace sluice;
+using namespace sluice::sinks;
+
+namespace {
+
+std::string event_json(const std::string& op, int id, const std::string& commit_lsn, int seq) {
+  const std::string row = R"({"id":)" + std::to_string(id) + "}";
+  const bool del = op == "d";
+  return R"({"op":")" + op + R"(","before":)" + (del ? row : "null") + R"(,"after":)" +
+         (del ? "null" : row) +
+         R"(,"unchanged":[],"source":{"connector":"sluice","version":"0.1.0","db":"d","schema":"public","table":"t","lsn":"0/1","commit_lsn":")" +
+         commit_lsn + R"(","seq":)" + std::to_string(seq) +
+         R"(,"txId":7,"ts_ms":1,"snapshot":false},"ts_ms":2})";
+}
+
+/// Hands out queued records; asks the stop flag to turn true once they are all out.
+class scripted_source : public record_source {
+ public:
+  std::deque<source_record> records;
+  std::vector<std::vector<partition_offset>> commits;
+  std::atomic<bool>* stop_when_empty = nullptr;
+  assignment_handler* handler = nullptr;
+  std::function<void()> before_poll;
+  bool assigned = false;
+
+  void set_assignment_handler(assignment_handler* h) override { handler = h; }
+  std::expected<std::optional<source_record>, source_error> poll(int) override {
+    if (!assigned) {
+      assigned = true;
+      handler->on_assigned({{"t", 0}, {"t", 1}});
+    }
+    if (before_poll) before_poll();
+    if (records.empty()) {
+      if (stop_when_empty != nullptr) *stop_when_empty = true;
+      return std::optional<source_record>{};
+    }
+    auto r = std::move(records.front());
+    records.pop_front();
+    return std::optional<source_record>{std::move(r)};
+  }
+  std::expected<void, source_error> commit(const std::vector<partition_offset>& o) override {
+    commits.push_back(o);
+    return {};
+  }
+  void close() override {}
+
+  void add(int partition, std::int64_t offset, std::string key, std::optional<std::string> value) {
+    records.push_back({"t", partition, offset, std::move(key), std::move(value)});
+  }
+};
+
+/// Records batches; can refuse an event (by record offset) or fail a number of times.
+class scripted_kind : public sink_kind {
+ public:
+  std::vector<std::vector<sink_event>> batches;
+  std::vector<std::vector<partition_offset>> offsets_seen;
+  std::optional<std::int64_t> refuse_offset;
+  int failures_left = 0;
+
+  std::vector<std::optional<std::int64_t>> resume_offsets(
+      const std::vector<partition_ref>& partitions) override {
+    return std::vector<std::optional<std::int64_t>>(partitions.size());
+  }
+  std::expected<apply_stats, apply_error> apply(
+      std::span<const sink_event> events, const std::vector<partition_offset>& offsets) override {
+    if (failures_left > 0) {
+      --failures_left;
+      return std::unexpected(target_failure{"target down", true});
+    }
+    for (std::size_t i = 0; i < events.size(); ++i) {
+      if (refuse_offset && events[i].record.offset == *refuse_offset) {
+        return std::unexpected(bad_event{i, "refused"});
+      }
+    }
+    batches.emplace_back(events.begin(), events.end());
+    offsets_seen.push_back(offsets);
+    return apply_stats{events.size(), 0};
+  }
+
+  std::vector<std::int64_t> applied_offsets() const {
+    std::vector<std::int64_t> out;
+    for (const auto& b : batches) {
+      for (const auto& e : b) out.push_back(e.record.offset);
+    }
+    return out;
+  }
+};
+
+class recording_dlq : public dead_letter_queue {
+ public:
+  std::vector<std::pair<source_record, std::string>> sent;
+  std::expected<void, std::string> send(const source_record& r, std::string_view error) override {
+    sent.emplace_back(r, std::string(error));
+    return {};
+  }
+};
+
+runtime_options options() {
+  runtime_options o;
+  o.sink_name = "cache";
+  o.tables_by_topic = {{"t", "public.t"}};
+  o.linger = std::chrono::milliseconds(0);
+  o.retry_min = std::chrono::milliseconds(1);
+  return o;
+}
+
+std::int64_t last_commit(const scripted_source& s, int partition) {
+  std::int64_t out = -1;
+  for (const auto& c : s.commits) {
+    for (const auto& o : c) {
+      if (o.partition.partition == partition) out = o.next_offset;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("offsets are committed after the batch is applied, and on stop", "[unit][sinks]") {
+  scripted_source source;
+  scripted_kind kind;
+  std::atomic<bool> stop{false};
+  source.stop_when_empty = &stop;
+  source.add(0, 0, R"({"id":1})", event_json("c", 1, "0/10", 0));
+  source.add(1, 5, R"({"id":2})", event_json("c", 2, "0/10", 1));
+  source.add(0, 1, R"({"id":1})", event_json("u", 1, "0/20", 0));
+  sink_runtime runtime(options(), source, kind, nullptr);
+  auto outcome = runtime.run(stop);
+  CHECK(outcome.result == run_outcome::status::stopped);
+  CHECK(kind.applied_offsets() == std::vector<std::int64_t>{0, 5, 1});
+  CHECK(last_commit(source, 0) == 2);
+  CHECK(last_commit(source, 1) == 6);
+  CHECK(outcome.events_applied == 3);
+}
+
+TEST_CASE("a batch that is due still ends at a transaction boundary", "[unit][sinks]") {
+  scripted_source source;
+  scripted_kind kind;
+  std::atomic<bool> stop{false};
+  source.stop_when_empty = &stop;
+  for (int seq = 0; seq < 3; ++seq) {
+    source.add(0, seq, R"({"id":1})", event_json("u", 1, "0/10", seq));
+  }
+  source.add(0, 3, R"({"id":1})", event_json("u", 1, "0/20", 0));
+  auto o = options();
+  o.max_batch_events = 1;
+  sink_runtime runtime(o, source, kind, nullptr);
+  (void)runtime.run(stop);
+  REQUIRE(kind.batches.size() == 2);
+  CHECK(kind.batches[0].size() == 3);
+  CHECK(kind.batches[1].size() == 1);
+}
+
+TEST_CASE("a tombstone right after its delete carries the delete's position", "[unit][sinks]") {
+  scripted_source source;
+  scripted_kind kind;
+  std::atomic<bool> stop{false};
+  source.stop_when_empty = &stop;
+  source.add(0, 0, R"({"id":1})", event_json("d", 1, "0/10", 4));
+  source.add(0, 1, R"({"id":1})", std::nullopt);
+  source.add(0, 2, R"({"id":2})", std::nullopt);
+  sink_runtime runtime(options(), source, kind, nullptr);
+  (void)runtime.run(stop);
+  REQUIRE(kind.batches.size() == 1);
+  const auto& b = kind.batches[0];
+  REQUIRE(b.size() == 3);
+  CHECK(b[1].is_tombstone());
+  CHECK(b[1].table == "public.t");
+  REQUIRE(b[1].tombstone_of);
+  CHECK(b[1].tombstone_of->seq == 4);
+  CHECK_FALSE(b[2].tombstone_of);
+}
+
+TEST_CASE("a malformed record stops the worker exactly there", "[unit][sinks]") {
+  scripted_source source;
+  scripted_kind kind;
+  std::atomic<bool> stop{false};
+  source.add(0, 0, R"({"id":1})", event_json("c", 1, "0/10", 0));
+  source.add(1, 0, R"({"id":2})", event_json("c", 2, "0/10", 1));
+  source.add(0, 1, R"({"id":3})", "{not json");
+  source.add(0, 2, R"({"id":4})", event_json("c", 4, "0/20", 0));
+  sink_runtime runtime(options(), source, kind, nullptr);
+  auto outcome = runtime.run(stop);
+  CHECK(outcome.result == run_outcome::status::bad_event);
+  CHECK_THAT(outcome.message, Catch::StartsWith("sink cache: cannot apply t[0]@1: "));
+  CHECK(kind.applied_offsets() == std::vector<std::int64_t>{0, 0});
+  CHECK(last_commit(source, 0) == 1);  // up to the bad record, not past it
+  CHECK(last_commit(source, 1) == 1);
+  CHECK(source.records.size() == 1);  // nothing after it was read
+}
+
+TEST_CASE("with dead_letter, the bad record goes to the queue and the rest is applied",
+          "[unit][sinks]") {
+  scripted_source source;
+  scripted_kind kind;
+  recording_dlq dlq;
+  std::atomic<bool> stop{false};
+  source.stop_when_empty = &stop;
+  source.add(0, 0, R"({"id":1})", event_json("c", 1, "0/10", 0));
+  source.add(0, 1, "not a key", event_json("c", 3, "0/10", 1));
+  source.add(0, 2, R"({"id":4})", event_json("c", 4, "0/20", 0));
+  source.add(0, 3, R"({"id":5})", event_json("c", 5, "0/30", 0));
+  kind.refuse_offset = 3;  // rejected by the sink kind, not by decoding
+  auto o = options();
+  o.on_error = on_bad_event::dead_letter;
+  sink_runtime runtime(o, source, kind, &dlq);
+  auto outcome = runtime.run(stop);
+  CHECK(outcome.result == run_outcome::status::stopped);
+  CHECK(kind.applied_offsets() == std::vector<std::int64_t>{0, 2});
+  REQUIRE(dlq.sent.size() == 2);
+  CHECK(dlq.sent[0].first.offset == 1);
+  CHECK_THAT(dlq.sent[0].second, Catch::Contains("record key"));
+  CHECK(dlq.sent[1].first.offset == 3);
+  CHECK(dlq.sent[1].second == "refused");
+  CHECK(last_commit(source, 0) == 4);
+  CHECK(outcome.dead_lettered == 2);
+}
+
+TEST_CASE("a target that is down is retried; nothing is committed meanwhile", "[unit][sinks]") {
+  scripted_source source;
+  scripted_kind kind;
+  std::atomic<bool> stop{false};
+  source.before_poll = [&] {
+    if (!kind.batches.empty()) stop = true;
+  };
+  source.add(0, 0, R"({"id":1})", event_json("c", 1, "0/10", 0));
+  kind.failures_left = 3;
+  sink_runtime runtime(options(), source, kind, nullptr);
+  auto outcome = runtime.run(stop);
+  CHECK(outcome.result == run_outcome::status::stopped);
+  CHECK(kind.batches.size() == 1);
+  CHECK(source.commits.size() == 1);
+}
+
+TEST_CASE("a stop while the target is down commits nothing and fails", "[unit][sinks]") {
+  scripted_source source;
+  scripted_kind kind;
+  std::atomic<bool> stop{false};
+  source.add(0, 0, R"({"id":1})", event_json("c", 1, "0/10", 0));
+  kind.failures_left = 1000000;
+  source.before_poll = [&] {
+    if (source.records.empty()) stop = true;
+  };
+  sink_runtime runtime(options(), source, kind, nullptr);
+  auto outcome = runtime.run(stop);
+  CHECK(outcome.result == run_outcome::status::failed);
+  CHECK(source.commits.empty());
+}
+
+TEST_CASE("revocation applies and commits the pending batch first", "[unit][sinks]") {
+  scripted_source source;
+  scripted_kind kind;
+  std::atomic<bool> stop{false};
+  auto o = options();
+  o.linger = std::chrono::hours(1);
+  o.max_batch_events = 100;
+  source.add(0, 0, R"({"id":1})", event_json("c", 1, "0/10", 0));
+  source.add(0, 1, R"({"id":2})", event_json("c", 2, "0/10", 1));
+  int polls = 0;
+  source.before_poll = [&] {
+    if (++polls == 4) {
+      source.handler->on_revoked({{"t", 0}});
+      CHECK(kind.batches.size() == 1);
+      CHECK(last_commit(source, 0) == 2);
+      stop = true;
+    }
+  };
+  sink_runtime runtime(o, source, kind, nullptr);
+  (void)runtime.run(stop);
+  CHECK(kind.applied_offsets() == std::vector<std::int64_t>{0, 1});
+}
