@@ -457,9 +457,11 @@ std::optional<record_times> times_at(const std::string& brokers, const std::stri
     auto r = c.poll(200);
     if (!r || !*r) continue;
     const auto& rec = **r;
-    if (!rec.value) continue;  // a tombstone carries no time: look at the next record
+    // A tombstone carries no time, and a record that does not decode none we can trust: the
+    // next event tells how old the unapplied part is.
+    if (!rec.value) continue;
     auto e = schemas::decode_event(*rec.value);
-    if (!e) return std::nullopt;
+    if (!e) continue;
     return record_times{e->ts_ms, e->source.ts_ms};
   }
   return std::nullopt;
