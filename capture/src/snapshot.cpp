@@ -284,7 +284,7 @@ void snapshot_coordinator::plan_loop() {
 }
 
 void snapshot_coordinator::log_progress() {
-  static std::map<std::int64_t, std::pair<std::int64_t, clock::time_point>> last;
+  auto& last = progress_seen_;
   for (const auto& p : snapshot_store::progress(options_.dsn, options_.slot)) {
     if (p.state != "running") continue;
     std::string line = "snapshot table=" + p.table + " rows=" + std::to_string(p.rows_done) + "/~" +
@@ -384,60 +384,71 @@ void snapshot_coordinator::run_range(range_task& task) {
       std::lock_guard lock(mutex_);
       chunks_[chunk_id] = state;
     }
-    emit_watermark(chunk_id, "low");
-    // A transaction whose commit record precedes the low watermark in the WAL can still be
-    // invisible for a moment (WAL order is not visibility order). Wait until every such
-    // transaction is visible, so the chunk never misses a change that streamed before the window.
-    auto snap = exec(c.conn, "SELECT pg_current_snapshot()::text");
-    const std::string low_snapshot = value_of(snap.get(), 0, 0);
-    for (;;) {
-      auto r = exec(c.conn,
-                    "SELECT count(*) FROM pg_snapshot_xip($1::pg_snapshot) AS x "
-                    "WHERE pg_xact_status(x) <> 'in progress' "
-                    "AND NOT pg_visible_in_snapshot(x, pg_current_snapshot())",
-                    {low_snapshot});
-      if (value_of(r.get(), 0, 0) == "0") break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    auto rows = task.last_key ? exec(c.conn, next_sql, *task.last_key) : exec(c.conn, first_sql);
-    const schemas::lsn high = emit_watermark(chunk_id, "high");
-
-    // Encode the rows as read events positioned at the high watermark (docs/snapshot.md).
-    const int n = PQntuples(rows.get());
-    const int ncols = PQnfields(rows.get());
     std::vector<std::pair<std::string, std::string>> records;
-    records.reserve(static_cast<std::size_t>(n));
     std::optional<std::vector<std::string>> last_key = task.last_key;
-    for (int i = 0; i < n; ++i) {
-      schemas::change_event e;
-      e.op = schemas::op::read;
-      schemas::row after;
-      for (int f = 0; f < ncols; ++f) {
-        after.columns.push_back(
-            {PQfname(rows.get(), f),
-             is_null(rows.get(), i, f)
-                 ? schemas::value{schemas::null_value{}}
-                 : mapper.map(PQftype(rows.get(), f), PQgetvalue(rows.get(), i, f))});
+    int n = 0;
+    try {
+      emit_watermark(chunk_id, "low");
+      // A transaction whose commit record precedes the low watermark in the WAL can still be
+      // invisible for a moment (WAL order is not visibility order). Wait until every such
+      // transaction is visible, so the chunk never misses a change that streamed before the window.
+      auto snap = exec(c.conn, "SELECT pg_current_snapshot()::text");
+      const std::string low_snapshot = value_of(snap.get(), 0, 0);
+      for (;;) {
+        auto r = exec(c.conn,
+                      "SELECT count(*) FROM pg_snapshot_xip($1::pg_snapshot) AS x "
+                      "WHERE pg_xact_status(x) <> 'in progress' "
+                      "AND NOT pg_visible_in_snapshot(x, pg_current_snapshot())",
+                      {low_snapshot});
+        if (value_of(r.get(), 0, 0) == "0") break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
-      schemas::row key;
-      std::vector<std::string> key_text;
-      for (const auto& k : keys) {
-        key.columns.push_back({k, *after.find(k)});
-        key_text.push_back(value_of(rows.get(), i, PQfnumber(rows.get(), quote_ident(k).c_str())));
+      auto rows = task.last_key ? exec(c.conn, next_sql, *task.last_key) : exec(c.conn, first_sql);
+      const schemas::lsn high = emit_watermark(chunk_id, "high");
+
+      // Encode the rows as read events positioned at the high watermark (docs/snapshot.md).
+      n = PQntuples(rows.get());
+      const int ncols = PQnfields(rows.get());
+      records.reserve(static_cast<std::size_t>(n));
+      for (int i = 0; i < n; ++i) {
+        schemas::change_event e;
+        e.op = schemas::op::read;
+        schemas::row after;
+        for (int f = 0; f < ncols; ++f) {
+          after.columns.push_back(
+              {PQfname(rows.get(), f),
+               is_null(rows.get(), i, f)
+                   ? schemas::value{schemas::null_value{}}
+                   : mapper.map(PQftype(rows.get(), f), PQgetvalue(rows.get(), i, f))});
+        }
+        schemas::row key;
+        std::vector<std::string> key_text;
+        for (const auto& k : keys) {
+          key.columns.push_back({k, *after.find(k)});
+          key_text.push_back(
+              value_of(rows.get(), i, PQfnumber(rows.get(), quote_ident(k).c_str())));
+        }
+        e.after = std::move(after);
+        e.source.version = options_.version;
+        e.source.db = options_.db;
+        e.source.schema = task.table.schema;
+        e.source.table = task.table.table;
+        e.source.change_lsn = high;
+        e.source.commit_lsn = high;
+        e.source.seq = static_cast<std::uint32_t>(i);
+        e.source.ts_ms = now_ms();
+        e.source.snapshot = true;
+        e.ts_ms = e.source.ts_ms;
+        records.emplace_back(schemas::encode_key(key), schemas::encode_event(e));
+        if (i == n - 1) last_key = std::move(key_text);
       }
-      e.after = std::move(after);
-      e.source.version = options_.version;
-      e.source.db = options_.db;
-      e.source.schema = task.table.schema;
-      e.source.table = task.table.table;
-      e.source.change_lsn = high;
-      e.source.commit_lsn = high;
-      e.source.seq = static_cast<std::uint32_t>(i);
-      e.source.ts_ms = now_ms();
-      e.source.snapshot = true;
-      e.ts_ms = e.source.ts_ms;
-      records.emplace_back(schemas::encode_key(key), schemas::encode_event(e));
-      if (i == n - 1) last_key = std::move(key_text);
+    } catch (...) {
+      // The capture thread may be waiting for this chunk at its high watermark: release it.
+      std::lock_guard lock(mutex_);
+      state->failed = true;
+      chunks_.erase(chunk_id);
+      changed_.notify_all();
+      throw;
     }
 
     std::unique_lock lock(mutex_);

@@ -136,7 +136,8 @@ std::optional<std::string> bytea_from_hex(std::string_view text) {
 std::string iso8601_from_postgres(std::string_view text) {
   // Postgres' own JSON (to_json) is the reference: "YYYY-MM-DDTHH:MM:SS[.ffffff]", zones as
   // "+02", years of any width, BC dates with a " BC" suffix, infinity spelled out. The one
-  // difference: the replication session runs in UTC and we write its "+00" as "Z".
+  // difference: the replication session runs in UTC and we write a timestamptz's "+00" as "Z"
+  // (a timetz keeps the zone it was given, as to_json does).
   std::string s(text);
   const bool bc = s.size() > 3 && s.compare(s.size() - 3, 3, " BC") == 0;
   if (bc) s.resize(s.size() - 3);
@@ -145,7 +146,8 @@ std::string iso8601_from_postgres(std::string_view text) {
       std::isdigit(static_cast<unsigned char>(s[space + 1])) != 0) {
     s[space] = 'T';
   }
-  if (s.size() > 3 && s.compare(s.size() - 3, 3, "+00") == 0 && s.find(':') != std::string::npos) {
+  const bool has_date = s.find('T') != std::string::npos;
+  if (has_date && s.size() > 3 && s.compare(s.size() - 3, 3, "+00") == 0) {
     s.replace(s.size() - 3, 3, "Z");
   }
   if (bc) s += " BC";

@@ -1,5 +1,6 @@
 #pragma once
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -98,6 +99,10 @@ class snapshot_coordinator {
   std::deque<range_task> queue_;                   // ranges waiting for a worker
   std::set<std::pair<std::int64_t, int>> active_;  // (request, range) queued or running
   std::map<std::uint64_t, std::shared_ptr<chunk_state>> chunks_;
+
+  // planner thread only: rows done per request at the last progress line, for rate and ETA
+  std::map<std::int64_t, std::pair<std::int64_t, std::chrono::steady_clock::time_point>>
+      progress_seen_;
 
   // capture thread only
   std::vector<pending_progress> pending_;
