@@ -142,6 +142,9 @@ TEST_CASE("while Kafka is down the slot is not confirmed, and nothing is lost af
       [&] { committed = run_workload(name, 3000, std::chrono::milliseconds(15)); });
   std::this_thread::sleep_for(std::chrono::seconds(3));
   REQUIRE(services("stop kafka") == 0);
+  // services.sh stops only the Kafka this checkout started: make sure the broker is really gone.
+  REQUIRE(std::system(("kcat -b " + test::kafka_brokers() + " -L -m 3 >/dev/null 2>&1").c_str()) !=
+          0);
   // Acknowledgements already on their way may still land: let one status interval pass.
   std::this_thread::sleep_for(std::chrono::seconds(3));
   const std::string frozen = confirmed_flush_lsn(spec.slot());
