@@ -3,17 +3,21 @@
 #include <algorithm>
 #include <thread>
 
-#include "sluice/schemas/codec.hpp"
 #include "sluice/schemas/log.hpp"
+#include "sluice/sinks/event_decoder.hpp"
 
 namespace sluice::sinks {
 namespace {
 
 constexpr std::string_view module = "sinks";
-constexpr auto report_interval = std::chrono::seconds(10);
+constexpr auto report_interval = std::chrono::seconds(5);
 constexpr auto warn_interval = std::chrono::seconds(5);
 
 using clock = std::chrono::steady_clock;
+
+long long ms(clock::duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
 
 }  // namespace
 
@@ -32,7 +36,7 @@ run_outcome sink_runtime::run(const std::atomic<bool>& stop) {
   last_report_ = clock::now();
   while (!ended_) {
     if (stop.load()) {
-      if (flush()) ended_ = run_outcome{run_outcome::status::stopped, "stopped", 0, 0, 0};
+      if (flush(true)) ended_ = run_outcome{run_outcome::status::stopped, "stopped", 0, 0, 0};
       break;
     }
     int timeout_ms = 100;
@@ -42,11 +46,13 @@ run_outcome sink_runtime::run(const std::atomic<bool>& stop) {
           std::chrono::duration_cast<std::chrono::milliseconds>(options_.linger - age);
       timeout_ms = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100));
     }
+    const auto poll_start = clock::now();
     auto polled = source_.poll(timeout_ms);
+    time_waiting_ += clock::now() - poll_start;
     if (ended_) break;  // a rebalance callback inside poll() ended the run
     if (!polled) {
       if (polled.error().fatal) {
-        flush();
+        flush(true);
         if (!ended_) {
           ended_ = run_outcome{run_outcome::status::failed,
                                "sink " + options_.sink_name +
@@ -62,8 +68,9 @@ run_outcome sink_runtime::run(const std::atomic<bool>& stop) {
       add(std::move(**polled));
     } else if (!batch_.empty()) {
       flush();
-    } else if (options_.after_batch) {
-      options_.after_batch(applied_);
+    } else {
+      commit_pending(false);  // idle: what the last batches applied gets committed in time
+      if (options_.after_batch) options_.after_batch(applied_);
     }
     if (clock::now() - last_report_ >= report_interval) {
       last_report_ = clock::now();
@@ -71,7 +78,8 @@ run_outcome sink_runtime::run(const std::atomic<bool>& stop) {
           "sink " + options_.sink_name + ": " + std::to_string(totals_.events_applied) +
               " events applied, " + std::to_string(totals_.events_skipped) +
               " not newer than the target (skipped), " + std::to_string(totals_.dead_lettered) +
-              " dead-lettered");
+              " dead-lettered; " + std::to_string(ms(time_applying_)) + " ms applying, " +
+              std::to_string(ms(time_waiting_)) + " ms waiting for records");
     }
   }
   source_.close();
@@ -86,12 +94,12 @@ void sink_runtime::add(source_record record) {
   const partition_ref where = record.where();
   auto& state = partitions_[where];
   sink_event e;
-  auto key = schemas::decode_key(record.key);
+  auto key = decode_key(record.key);
   std::string problem;
   if (!key) {
     problem = "record key: " + key.error().message;
   } else if (record.value) {
-    auto change = schemas::decode_event(*record.value);
+    auto change = decode_value(*record.value);
     if (!change) {
       problem = change.error().message;
     } else {
@@ -142,13 +150,13 @@ void sink_runtime::add(source_record record) {
   batch_.push_back(std::move(e));
 }
 
-bool sink_runtime::flush() {
+bool sink_runtime::flush(bool commit_now) {
   bool ok = true;
   if (!batch_.empty()) {
     ok = apply_range(0, batch_.size());
     batch_.clear();
   }
-  if (ok) ok = commit_pending();
+  if (ok) ok = commit_pending(commit_now);
   if (ok && options_.after_batch) options_.after_batch(applied_);
   return ok && !ended_;
 }
@@ -167,8 +175,10 @@ bool sink_runtime::apply_range(std::size_t begin, std::size_t end) {
     std::vector<partition_offset> offsets;
     for (const auto& [p, n] : next) offsets.push_back({p, n});
 
+    const auto apply_start = clock::now();
     auto result =
         kind_.apply(std::span<const sink_event>(batch_).subspan(begin, end - begin), offsets);
+    time_applying_ += clock::now() - apply_start;
     if (result) {
       totals_.events_applied += result->written;
       totals_.events_skipped += result->skipped;
@@ -214,7 +224,7 @@ bool sink_runtime::apply_range(std::size_t begin, std::size_t end) {
 bool sink_runtime::handle_bad(const source_record& record, const std::string& reason) {
   const std::string what = "cannot apply " + record.describe() + ": " + reason;
   if (options_.on_error == on_bad_event::stop) {
-    commit_pending();
+    commit_pending(true);
     ended_ = run_outcome{run_outcome::status::bad_event,
                          "sink " + options_.sink_name + ": " + what +
                              "; stopping (every earlier record is applied and committed; remove "
@@ -246,12 +256,14 @@ bool sink_runtime::handle_bad(const source_record& record, const std::string& re
   return true;
 }
 
-bool sink_runtime::commit_pending() {
+bool sink_runtime::commit_pending(bool now) {
   if (uncommitted_.empty()) return true;
   if (!options_.commit_offsets) {
     uncommitted_.clear();
     return true;
   }
+  if (!now && clock::now() - last_commit_ < options_.commit_interval) return true;
+  last_commit_ = clock::now();
   std::vector<partition_offset> offsets;
   for (const auto& [p, n] : uncommitted_) offsets.push_back({p, n});
   uncommitted_.clear();
@@ -287,7 +299,7 @@ std::vector<std::optional<std::int64_t>> sink_runtime::on_assigned(
 
 void sink_runtime::on_revoked(const std::vector<partition_ref>& partitions) {
   // Still ours until we return: apply and commit what we hold for them (and for the rest).
-  flush();
+  flush(true);
   for (const auto& p : partitions) {
     partitions_.erase(p);
     applied_.erase(p);

@@ -28,9 +28,12 @@ struct runtime_options {
   std::chrono::milliseconds linger{20};
   std::size_t hard_cap = 4000;
   on_bad_event on_error = on_bad_event::stop;
-  /// Commit offsets to the record source after each applied batch (Kafka's committed offsets
-  /// are what `sluice status` reports as the sink's lag).
+  /// Commit offsets to the record source after applied batches (Kafka's committed offsets are
+  /// what `sluice status` reports as the sink's lag), at most once per commit_interval, and
+  /// always on revocation and stop. A commit is a round trip to the group coordinator; batches
+  /// applied since the last commit are redelivered after a crash and skipped by position.
   bool commit_offsets = true;
+  std::chrono::milliseconds commit_interval{1000};
   /// Called after each applied batch and when idle, with every partition's applied
   /// next-offset. Replay uses it to follow progress and to switch when caught up.
   std::function<void(const std::map<partition_ref, std::int64_t>& applied)> after_batch;
@@ -90,10 +93,10 @@ class sink_runtime final : public assignment_handler {
   };
 
   void add(source_record record);
-  bool flush();
+  bool flush(bool commit_now = false);
   bool apply_range(std::size_t begin, std::size_t end);
   bool handle_bad(const source_record& record, const std::string& reason);
-  bool commit_pending();
+  bool commit_pending(bool now);
   void backoff(std::chrono::milliseconds& delay);
 
   runtime_options options_;
@@ -110,6 +113,9 @@ class sink_runtime final : public assignment_handler {
   std::optional<run_outcome> ended_;  // set when the loop must end (from inside a callback too)
   run_outcome totals_;
   std::chrono::steady_clock::time_point last_report_;
+  std::chrono::steady_clock::time_point last_commit_;
+  std::chrono::steady_clock::duration time_applying_{};  // in sink_kind::apply
+  std::chrono::steady_clock::duration time_waiting_{};   // in record_source::poll
 };
 
 }  // namespace sluice::sinks

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The Redis cache sink against Redis' own pipelined write rate, in one run on one machine.
+#
+#   ./bench/cache_sink.sh              # 1,000,000 change events
+#   EVENTS=200000 ./bench/cache_sink.sh
+#
+# 1. Writes EVENTS change events (inserts of distinct rows with 6 columns, as capture writes
+#    them) into a fresh topic with kcat.
+# 2. Times `sluice sink` from offset 0 until Redis holds every event's offset (from the moment
+#    the worker owns its partitions, so the consumer group's join delay is not counted).
+# 3. Times `redis-benchmark -P 64` doing the same number of HSETs with 6 fields each.
+# 4. Times `sluice replay` rebuilding the same cache into a shadow database and switching.
+# Prints the three rates and ends with cache_ratio=<sink rate / redis-benchmark rate>.
+# Uses Redis databases 11 (redis-benchmark), 12 (shadow) and 13 (the sink), emptied before and
+# after. Not part of the test suite: these machines are shared and noisy, so only ratios mean
+# something.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+EVENTS=${EVENTS:-1000000}
+PARTITIONS=${PARTITIONS:-3}
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build --target sluice >/dev/null
+sluice="${SLUICE_BIN:-$root/build/bin/sluice}"
+./scripts/services.sh up >/dev/null
+eval "$(./scripts/services.sh env)"
+redis_host=127.0.0.1
+redis_port=$(printf '%s' "$REDIS_URL" | sed -E 's#.*:([0-9]+)/.*#\1#')
+rcli() { redis-cli -h "$redis_host" -p "$redis_port" "$@"; }
+for db in 11 12 13; do rcli -n "$db" FLUSHDB >/dev/null; done
+
+work=$(mktemp -d)
+trap 'kill "${sink_pid:-}" 2>/dev/null || true; for db in 11 12 13; do rcli -n "$db" FLUSHDB >/dev/null || true; done; rm -rf "$work"' EXIT
+prefix="bench_cache_$(date +%s)"
+table="public.bench_orders"
+topic="$prefix.$table"
+cat >"$work/pipeline.yaml" <<YAML
+pipeline: bench
+source:
+  postgres:
+    dsn: "$SLUICE_PG_DSN"
+    slot: bench_cache_unused
+    publication: bench_cache_unused
+    snapshot: never
+    tables: [$table]
+transport:
+  kafka:
+    brokers: $KAFKA_BROKERS
+    topic_prefix: $prefix
+    partitions: $PARTITIONS
+sinks:
+  orders:
+    redis:
+      url: redis://$redis_host:$redis_port/13
+      tables: [$table]
+      key: "order:{id}"
+YAML
+
+echo "== producing $EVENTS change events into $topic ($PARTITIONS partitions)"
+# The topic as capture creates it (compacted, $PARTITIONS partitions): capture is started once
+# on an empty table and stopped; the events themselves are generated, so the bench measures the
+# sink alone.
+psql "$SLUICE_PG_DSN" -q -c "CREATE TABLE IF NOT EXISTS $table (id bigint PRIMARY KEY)" 2>/dev/null
+"$sluice" capture -c "$work/pipeline.yaml" --state-dir "$work/state" >"$work/capture.log" 2>&1 &
+capture_pid=$!
+for _ in $(seq 1 300); do grep -q streaming "$work/capture.log" && break; sleep 0.1; done
+kill -TERM "$capture_pid"; wait "$capture_pid" || { cat "$work/capture.log"; exit 1; }
+psql "$SLUICE_PG_DSN" -q -c "SELECT pg_drop_replication_slot('bench_cache_unused')" \
+  -c "DROP PUBLICATION IF EXISTS bench_cache_unused" >/dev/null
+awk -v n="$EVENTS" 'BEGIN {
+  for (i = 1; i <= n; i++) {
+    lsn = sprintf("%X/%X", int(i / 65536) + 1, (i % 65536) * 64);
+    printf "{\"id\":%d}\t{\"op\":\"c\",\"before\":null,\"after\":{\"id\":%d,\"customer_id\":%d,\"status\":\"new\",\"amount\":\"%d.99\",\"note\":\"order note %d\",\"placed_at\":\"2026-11-28T17:13:20.123456Z\"},\"unchanged\":[],\"source\":{\"connector\":\"sluice\",\"version\":\"0.1.0\",\"db\":\"shop\",\"schema\":\"public\",\"table\":\"bench_orders\",\"lsn\":\"%s\",\"commit_lsn\":\"%s\",\"seq\":0,\"txId\":%d,\"ts_ms\":1764350000123,\"snapshot\":false},\"ts_ms\":1764350000140}\n", i, i, i % 1000, i % 500, i, lsn, lsn, i
+  }
+}' >"$work/events.tsv"
+kcat -b "$KAFKA_BROKERS" -P -t "$topic" -K $'\t' -X topic.partitioner=murmur2_random \
+  -X linger.ms=50 -X batch.num.messages=10000 -X compression.codec=lz4 <"$work/events.tsv" ||
+  { echo "kcat could not produce (is Kafka up?)" >&2; exit 1; }
+produced=0
+for _ in $(seq 1 120); do
+  produced=$(kcat -b "$KAFKA_BROKERS" -Q -t "$topic" 2>/dev/null | wc -l || echo 0)
+  hw=0
+  for p in $(seq 0 $((PARTITIONS - 1))); do
+    h=$(kcat -b "$KAFKA_BROKERS" -C -t "$topic" -p "$p" -o -1 -c 1 -f '%o\n' -e 2>/dev/null | tail -1)
+    hw=$((hw + ${h:-0} + 1))
+  done
+  [ "$hw" -ge "$EVENTS" ] && break
+  sleep 1
+done
+echo "in the topic: $hw records"
+
+# Sum of the next-offsets the sink stored with its data (caught up when it equals EVENTS).
+applied() {
+  rcli -n "${1:-13}" HVALS __sluice:offsets | awk '{ s += $1 } END { print s + 0 }'
+}
+now() { date +%s.%N; }
+
+echo "== sluice sink from offset 0"
+"$sluice" sink orders -c "$work/pipeline.yaml" >"$work/sink.log" 2>&1 &
+sink_pid=$!
+until grep -q 'assigned' "$work/sink.log"; do
+  kill -0 "$sink_pid" 2>/dev/null || { cat "$work/sink.log"; exit 1; }
+  sleep 0.01
+done
+t0=$(now)
+until [ "$(applied)" -ge "$EVENTS" ]; do
+  kill -0 "$sink_pid" 2>/dev/null || { cat "$work/sink.log"; exit 1; }
+  sleep 0.05
+done
+t1=$(now)
+sink_cpu=$(awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$sink_pid/stat")
+sink_rate=$(awk -v n="$EVENTS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", n / (b - a) }')
+echo "sink: $EVENTS events in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
+echo "keys in Redis: $(rcli -n 13 DBSIZE); sink CPU time: $sink_cpu s"
+
+echo "== redis-benchmark -P 64: $EVENTS HSETs of 6 fields"
+bench_out=$(redis-benchmark -h "$redis_host" -p "$redis_port" --dbnum 11 -P 64 -n "$EVENTS" \
+  -r "$EVENTS" -q HSET 'order:__rand_int__' id __rand_int__ customer_id 42 status new \
+  amount 17.99 note 'order note 1' placed_at 2026-11-28T17:13:20.123456Z 2>/dev/null | tr '\r' '\n' |
+  grep 'requests per second' | tail -1)
+redis_rate=$(printf '%s' "$bench_out" | sed -E 's/.*: ([0-9.]+) requests per second.*/\1/' | cut -d. -f1)
+rcli -n 11 FLUSHDB >/dev/null
+
+echo "== sluice replay into a shadow database, while the sink keeps running"
+replay_out=$("$sluice" replay orders -c "$work/pipeline.yaml" --shadow-db 12 2>&1 | tail -1)
+echo "$replay_out"
+replay_rate=$(printf '%s' "$replay_out" | sed -E 's/.*\(([0-9,]+) records\/s\).*/\1/' | tr -d ,)
+kill -TERM "$sink_pid"
+wait "$sink_pid" || true
+grep -E 'events applied' "$work/sink.log" | tail -2 | sed 's/^/  /' 
+sink_pid=
+
+echo
+echo "sink_rate=$sink_rate events/s (from offset 0 until caught up)"
+echo "redis_benchmark_rate=$redis_rate HSET/s (-P 64, 6 fields)"
+echo "replay_rate=$replay_rate records/s (into the shadow database, then SWAPDB)"
+echo "cache_ratio=$(awk -v s="$sink_rate" -v r="$redis_rate" 'BEGIN { printf "%.2f", s / r }')"

@@ -1,0 +1,25 @@
+#pragma once
+// Decoding of record values and keys on the sink's hot path.
+#include <expected>
+#include <string>
+#include <string_view>
+
+#include "sluice/schemas/codec.hpp"
+#include "sluice/schemas/event.hpp"
+#include "sluice/schemas/row.hpp"
+
+namespace sluice::sinks {
+
+/// Same results as schemas::decode_event, several times faster for what capture writes.
+///
+/// A hand-written scanner reads the envelope in the field order encode_event writes; the result
+/// is accepted only if it passes the envelope's rules and encode_event() gives back exactly the
+/// input bytes (so schemas::decode_event would have produced the same event). Anything else —
+/// other field orders, escapes, errors — goes through schemas::decode_event, which also writes
+/// the error messages. Pure; thread-safe.
+[[nodiscard]] std::expected<schemas::change_event, schemas::decode_error> decode_value(
+    std::string_view json);
+/// The same for record keys (schemas::decode_key).
+[[nodiscard]] std::expected<schemas::row, schemas::decode_error> decode_key(std::string_view json);
+
+}  // namespace sluice::sinks
