@@ -1,5 +1,6 @@
 #include "commands.hpp"
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -24,14 +25,15 @@ std::atomic<bool> stop_requested{false};
 
 namespace {
 
-// sysexits.h
-constexpr int ex_usage = 64;
-constexpr int ex_unavailable = 69;
-constexpr int ex_software = 70;
-constexpr int ex_config = 78;
+std::vector<std::string> table_topics(const config::pipeline& p) {
+  std::vector<std::string> topics;
+  for (const auto& t : p.source.tables) topics.push_back(config::topic_for(p.transport, t));
+  return topics;
+}
 
-/// Loads the pipeline named by -c; prints every problem and sets `exit_code` on failure.
-std::optional<config::pipeline> load(const command_line& cl, int& exit_code) {
+}  // namespace
+
+std::optional<config::pipeline> load_pipeline(const command_line& cl, int& exit_code) {
   const std::string path = cl.option("--config");
   if (path.empty()) {
     std::cerr << "sluice " << cl.command << ": -c FILE is required\n";
@@ -47,14 +49,6 @@ std::optional<config::pipeline> load(const command_line& cl, int& exit_code) {
   }
 }
 
-std::vector<std::string> table_topics(const config::pipeline& p) {
-  std::vector<std::string> topics;
-  for (const auto& t : p.source.tables) topics.push_back(config::topic_for(p.transport, t));
-  return topics;
-}
-
-}  // namespace
-
 std::string command_line::option(const std::string& name, const std::string& fallback) const {
   auto it = options.find(name);
   return it == options.end() ? fallback : it->second;
@@ -62,7 +56,7 @@ std::string command_line::option(const std::string& name, const std::string& fal
 
 int run_validate(const command_line& cl) {
   int code = 0;
-  auto p = load(cl, code);
+  auto p = load_pipeline(cl, code);
   if (!p) return code;
   std::cout << config::summary(*p);
   std::cout << "ok: " << p->file << " is valid\n";
@@ -71,7 +65,7 @@ int run_validate(const command_line& cl) {
 
 int run_capture(const command_line& cl) {
   int code = 0;
-  auto p = load(cl, code);
+  auto p = load_pipeline(cl, code);
   if (!p) return code;
 
   capture::capture_options o;
@@ -90,6 +84,10 @@ int run_capture(const command_line& cl) {
   const std::string state_dir = cl.option("--state-dir", env_dir ? env_dir : ".sluice");
   o.state_file = std::filesystem::path(state_dir) / (p->name + "." + p->source.slot + ".json");
 
+  // Snapshot chunks allocate and free thousands of small strings each; without these, glibc
+  // hands the memory back after every chunk and faults it in again (bench/snapshot.sh).
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
   try {
     // Topics first: compacted, so replaying a topic from the start rebuilds current state.
     std::vector<transport::topic_spec> specs;
@@ -128,7 +126,7 @@ int run_capture(const command_line& cl) {
 
 int run_snapshot(const command_line& cl) {
   int code = 0;
-  auto p = load(cl, code);
+  auto p = load_pipeline(cl, code);
   if (!p) return code;
   // The running capture owns the stream, so it takes the snapshot: this command files the
   // request in the source database and follows its progress.
@@ -192,7 +190,7 @@ int run_snapshot(const command_line& cl) {
 
 int run_tail(const command_line& cl) {
   int code = 0;
-  auto p = load(cl, code);
+  auto p = load_pipeline(cl, code);
   if (!p) return code;
   std::vector<std::string> topics;
   if (cl.flag("--table")) {

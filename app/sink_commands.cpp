@@ -23,31 +23,7 @@
 namespace sluice::app {
 namespace {
 
-// sysexits.h
-constexpr int ex_usage = 64;
-constexpr int ex_dataerr = 65;
-constexpr int ex_unavailable = 69;
-constexpr int ex_software = 70;
-constexpr int ex_tempfail = 75;
-constexpr int ex_config = 78;
-
 using clock = std::chrono::steady_clock;
-
-std::optional<config::pipeline> load(const command_line& cl, int& exit_code) {
-  const std::string path = cl.option("--config");
-  if (path.empty()) {
-    std::cerr << "sluice " << cl.command << ": -c FILE is required\n";
-    exit_code = ex_usage;
-    return std::nullopt;
-  }
-  try {
-    return config::load_pipeline(path);
-  } catch (const config::config_error& e) {
-    for (const auto& d : e.diagnostics()) std::cerr << d.to_string() << "\n";
-    exit_code = ex_config;
-    return std::nullopt;
-  }
-}
 
 /// The sink named by the first positional argument, or an exit code.
 const config::sink* find_sink(const command_line& cl, const config::pipeline& p, int& exit_code) {
@@ -139,7 +115,7 @@ int exit_code_of(const sinks::run_outcome& outcome) {
 
 int run_sink(const command_line& cl) {
   int code = 0;
-  auto p = load(cl, code);
+  auto p = load_pipeline(cl, code);
   if (!p) return code;
   const config::sink* s = find_sink(cl, *p, code);
   if (s == nullptr) return code;
@@ -270,7 +246,7 @@ class replay_progress {
 
 int run_replay(const command_line& cl) {
   int code = 0;
-  auto p = load(cl, code);
+  auto p = load_pipeline(cl, code);
   if (!p) return code;
   const config::sink* s = find_sink(cl, *p, code);
   if (s == nullptr) return code;
@@ -471,7 +447,7 @@ std::optional<record_times> times_at(const std::string& brokers, const std::stri
 
 int run_status(const command_line& cl) {
   int code = 0;
-  auto p = load(cl, code);
+  auto p = load_pipeline(cl, code);
   if (!p) return code;
   const bool as_json = cl.flag("--json");
   nlohmann::json out = nlohmann::json::object();

@@ -58,6 +58,28 @@ std::int64_t now_ms() {
       .count();
 }
 
+/// Waits until every transaction in progress now has finished and become visible, giving up on
+/// those still running after `grace` (see the caller in run_range).
+void wait_for_commits_before(PGconn* conn,
+                             std::chrono::milliseconds grace = std::chrono::milliseconds(500)) {
+  auto snap = exec(conn, "SELECT pg_current_snapshot()::text");
+  const std::string taken = value_of(snap.get(), 0, 0);
+  const auto give_up_on_running = clock::now() + grace;
+  for (;;) {
+    // Committed (or aborted) but not yet visible, and still running, separately.
+    auto r = exec(conn,
+                  "SELECT count(*) FILTER (WHERE pg_xact_status(x) <> 'in progress'), "
+                  "count(*) FILTER (WHERE pg_xact_status(x) = 'in progress') "
+                  "FROM pg_snapshot_xip($1::pg_snapshot) AS x "
+                  "WHERE NOT pg_visible_in_snapshot(x, pg_current_snapshot())",
+                  {taken});
+    const bool settling = value_of(r.get(), 0, 0) != "0";
+    const bool running = value_of(r.get(), 0, 1) != "0";
+    if (!settling && (!running || clock::now() >= give_up_on_running)) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
 std::string qualified(const std::string& schema, const std::string& table) {
   return quote_ident(schema) + "." + quote_ident(table);
 }
@@ -390,19 +412,13 @@ void snapshot_coordinator::run_range(range_task& task) {
     try {
       emit_watermark(chunk_id, "low");
       // A transaction whose commit record precedes the low watermark in the WAL can still be
-      // invisible for a moment (WAL order is not visibility order). Wait until every such
-      // transaction is visible, so the chunk never misses a change that streamed before the window.
-      auto snap = exec(c.conn, "SELECT pg_current_snapshot()::text");
-      const std::string low_snapshot = value_of(snap.get(), 0, 0);
-      for (;;) {
-        auto r = exec(c.conn,
-                      "SELECT count(*) FROM pg_snapshot_xip($1::pg_snapshot) AS x "
-                      "WHERE pg_xact_status(x) <> 'in progress' "
-                      "AND NOT pg_visible_in_snapshot(x, pg_current_snapshot())",
-                      {low_snapshot});
-        if (value_of(r.get(), 0, 0) == "0") break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-      }
+      // invisible for a moment (WAL order is not visibility order: after its commit record is
+      // flushed, a backend still marks the commit in clog and leaves the ProcArray). Its change
+      // streams before the window, so a chunk that missed it would overwrite it with an older
+      // row. Every such transaction was in progress when the watermark committed, so wait
+      // until those have become visible. One still running after a grace period is a long
+      // transaction whose commit record will follow the watermark, which the window covers.
+      wait_for_commits_before(c.conn);
       auto rows = task.last_key ? exec(c.conn, next_sql, *task.last_key) : exec(c.conn, first_sql);
       const schemas::lsn high = emit_watermark(chunk_id, "high");
 
@@ -410,37 +426,41 @@ void snapshot_coordinator::run_range(range_task& task) {
       n = PQntuples(rows.get());
       const int ncols = PQnfields(rows.get());
       records.reserve(static_cast<std::size_t>(n));
+      // What is the same for every row of the chunk is set once; one event and one key row
+      // are reused, since allocation dominates this loop.
+      std::vector<int> key_idx;
+      for (const auto& k : keys) key_idx.push_back(PQfnumber(rows.get(), quote_ident(k).c_str()));
+      schemas::change_event e;
+      e.op = schemas::op::read;
+      e.source.version = options_.version;
+      e.source.db = options_.db;
+      e.source.schema = task.table.schema;
+      e.source.table = task.table.table;
+      e.source.change_lsn = high;
+      e.source.commit_lsn = high;
+      e.source.snapshot = true;
+      e.source.ts_ms = now_ms();
+      e.ts_ms = e.source.ts_ms;
+      e.after.emplace();
+      for (int f = 0; f < ncols; ++f) e.after->columns.push_back({PQfname(rows.get(), f), {}});
+      schemas::row key;
+      for (std::size_t k = 0; k < keys.size(); ++k) key.columns.push_back({keys[k], {}});
       for (int i = 0; i < n; ++i) {
-        schemas::change_event e;
-        e.op = schemas::op::read;
-        schemas::row after;
         for (int f = 0; f < ncols; ++f) {
-          after.columns.push_back(
-              {PQfname(rows.get(), f),
-               is_null(rows.get(), i, f)
-                   ? schemas::value{schemas::null_value{}}
-                   : mapper.map(PQftype(rows.get(), f), PQgetvalue(rows.get(), i, f))});
+          e.after->columns[f].v =
+              is_null(rows.get(), i, f)
+                  ? schemas::value{schemas::null_value{}}
+                  : mapper.map(PQftype(rows.get(), f), PQgetvalue(rows.get(), i, f));
         }
-        schemas::row key;
-        std::vector<std::string> key_text;
-        for (const auto& k : keys) {
-          key.columns.push_back({k, *after.find(k)});
-          key_text.push_back(
-              value_of(rows.get(), i, PQfnumber(rows.get(), quote_ident(k).c_str())));
-        }
-        e.after = std::move(after);
-        e.source.version = options_.version;
-        e.source.db = options_.db;
-        e.source.schema = task.table.schema;
-        e.source.table = task.table.table;
-        e.source.change_lsn = high;
-        e.source.commit_lsn = high;
+        for (std::size_t k = 0; k < keys.size(); ++k)
+          key.columns[k].v = e.after->columns[key_idx[k]].v;
         e.source.seq = static_cast<std::uint32_t>(i);
-        e.source.ts_ms = now_ms();
-        e.source.snapshot = true;
-        e.ts_ms = e.source.ts_ms;
         records.emplace_back(schemas::encode_key(key), schemas::encode_event(e));
-        if (i == n - 1) last_key = std::move(key_text);
+        if (i == n - 1) {
+          std::vector<std::string> key_text;
+          for (int ki : key_idx) key_text.push_back(value_of(rows.get(), i, ki));
+          last_key = std::move(key_text);
+        }
       }
     } catch (...) {
       // The capture thread may be waiting for this chunk at its high watermark: release it.

@@ -181,9 +181,9 @@ TEST_CASE("a snapshot killed half-way resumes without re-reading finished chunks
   check_topic_equals_table(spec.topic("public." + table), table);
 
   // Finished chunks were not read again. rows_done counts each recorded chunk once; the read
-  // events in the topic exceed it only by the chunks in flight at the kill (2 workers, each
-  // with a chunk of 4096 rows being read and one waiting for Kafka), not by the 80,000+ rows
-  // recorded before it.
+  // events in the topic (fewer where a row changed inside its chunk's window) exceed it only by
+  // the chunks in flight at the kill: sent but not yet acknowledged and recorded, a few per
+  // worker (2 workers x 4096 rows) -- not by the 80,000+ rows recorded before it.
   auto records =
       test::read_topics({spec.topic("public." + table)}, [](const auto&) { return true; });
   std::int64_t reads = 0;
@@ -192,7 +192,7 @@ TEST_CASE("a snapshot killed half-way resumes without re-reading finished chunks
   }
   const std::int64_t rows_done = snapshot_rows_done(spec.slot());
   INFO("read events " << reads << ", rows recorded " << rows_done);
-  CHECK(reads - rows_done <= 4 * 4096);
+  CHECK(reads - rows_done <= 8 * 4096);
   CHECK(reads - rows_done < done_at_kill);
   capture.signal(SIGTERM);
   CHECK(capture.wait() == 0);
