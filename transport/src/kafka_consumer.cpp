@@ -173,23 +173,7 @@ std::expected<void, kafka_error> kafka_consumer::assign(
 
 std::expected<int, kafka_error> kafka_consumer::partition_count(const std::string& topic,
                                                                 int timeout_ms) {
-  rd_kafka_topic_t* rkt = rd_kafka_topic_new(impl_->rk, topic.c_str(), nullptr);
-  const rd_kafka_metadata_t* md = nullptr;
-  rd_kafka_resp_err_t err = rd_kafka_metadata(impl_->rk, 0, rkt, &md, timeout_ms);
-  rd_kafka_topic_destroy(rkt);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return std::unexpected(detail::make_error(err));
-  int count = 0;
-  rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
-  if (md->topic_cnt == 1) {
-    count = md->topics[0].partition_cnt;
-    topic_err = md->topics[0].err;
-  }
-  rd_kafka_metadata_destroy(md);
-  if (topic_err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return std::unexpected(
-        detail::make_error(topic_err, "topic " + topic + ": " + rd_kafka_err2str(topic_err)));
-  }
-  return count;
+  return detail::partition_count(impl_->rk, topic, timeout_ms);
 }
 
 std::expected<watermarks, kafka_error> kafka_consumer::query_watermarks(const std::string& topic,

@@ -2,6 +2,7 @@
 // Private helpers shared by the librdkafka adapters.
 #include <librdkafka/rdkafka.h>
 
+#include <expected>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -57,6 +58,28 @@ inline rd_kafka_conf_t* make_conf(const std::map<std::string, std::string>& prop
     }
   }
   return conf;
+}
+
+/// Number of partitions of a topic, from a metadata request on any client handle.
+inline std::expected<int, kafka_error> partition_count(rd_kafka_t* rk, const std::string& topic,
+                                                       int timeout_ms) {
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+  rd_kafka_topic_destroy(rkt);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return std::unexpected(make_error(err));
+  int count = 0;
+  rd_kafka_resp_err_t topic_err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (md->topic_cnt == 1) {
+    count = md->topics[0].partition_cnt;
+    topic_err = md->topics[0].err;
+  }
+  rd_kafka_metadata_destroy(md);
+  if (topic_err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return std::unexpected(
+        make_error(topic_err, "topic " + topic + ": " + rd_kafka_err2str(topic_err)));
+  }
+  return count;
 }
 
 }  // namespace sluice::transport::detail
