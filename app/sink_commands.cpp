@@ -348,6 +348,7 @@ int run_replay(const command_line& cl) {
       }
       std::string why_not;
       if (target.try_switch(database, why_not)) {
+        cache.detach();  // its database number now holds the old copy
         current = phase::done;
         finish = true;
         return;

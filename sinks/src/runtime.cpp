@@ -66,11 +66,9 @@ run_outcome sink_runtime::run(const std::atomic<bool>& stop) {
     }
     if (*polled) {
       add(std::move(**polled));
-    } else if (!batch_.empty()) {
-      flush();
     } else {
-      commit_pending(false);  // idle: what the last batches applied gets committed in time
-      if (options_.after_batch) options_.after_batch(applied_);
+      // Idle: apply what is pending, and commit what the last batches applied in time.
+      flush();
     }
     if (clock::now() - last_report_ >= report_interval) {
       last_report_ = clock::now();
@@ -82,6 +80,7 @@ run_outcome sink_runtime::run(const std::atomic<bool>& stop) {
               std::to_string(ms(time_waiting_)) + " ms waiting for records");
     }
   }
+  if (in_flight_result_.valid()) finish_in_flight();
   source_.close();
   run_outcome out = *ended_;
   out.events_applied = totals_.events_applied;
@@ -119,7 +118,7 @@ void sink_runtime::add(source_record record) {
   }
   if (!problem.empty()) {
     // Everything before the bad record is applied first, so the worker can stop exactly there.
-    if (!flush()) return;
+    if (!flush(true)) return;
     state.last_delete_key.reset();
     handle_bad(record, problem);
     return;
@@ -150,49 +149,95 @@ void sink_runtime::add(source_record record) {
   batch_.push_back(std::move(e));
 }
 
+namespace {
+
+std::vector<partition_offset> next_offsets(const std::vector<sink_event>& events, std::size_t begin,
+                                           std::size_t end) {
+  // The next-offset of every partition in the range, once it is applied.
+  std::map<partition_ref, std::int64_t> next;
+  for (std::size_t i = begin; i < end; ++i) {
+    const auto& r = events[i].record;
+    auto& n = next[r.where()];
+    n = std::max(n, r.offset + 1);
+  }
+  std::vector<partition_offset> offsets;
+  for (const auto& [p, n] : next) offsets.push_back({p, n});
+  return offsets;
+}
+
+}  // namespace
+
 bool sink_runtime::flush(bool commit_now) {
-  bool ok = true;
-  if (!batch_.empty()) {
-    ok = apply_range(0, batch_.size());
+  bool ok = finish_in_flight();
+  if (ok && !batch_.empty()) {
+    if (options_.overlap && !commit_now) {
+      in_flight_ = std::move(batch_);
+      batch_.clear();
+      in_flight_offsets_ = next_offsets(in_flight_, 0, in_flight_.size());
+      in_flight_result_ = std::async(std::launch::async, [this] {
+        const auto start = clock::now();
+        auto r = kind_.apply(in_flight_, in_flight_offsets_);
+        in_flight_duration_ = clock::now() - start;  // read after get(), which synchronises
+        return r;
+      });
+      return true;
+    }
+    ok = apply_range(batch_, 0, batch_.size());
     batch_.clear();
   }
+  if (!ok) batch_.clear();
   if (ok) ok = commit_pending(commit_now);
   if (ok && options_.after_batch) options_.after_batch(applied_);
   return ok && !ended_;
 }
 
-bool sink_runtime::apply_range(std::size_t begin, std::size_t end) {
+bool sink_runtime::finish_in_flight() {
+  if (!in_flight_result_.valid()) return !ended_;
+  auto result = in_flight_result_.get();
+  time_applying_ += in_flight_duration_;
+  bool ok = true;
+  if (result) {
+    record_applied(in_flight_offsets_, *result);
+  } else {
+    // A bad event or a failing target: the batch is applied again, here, with the handling
+    // apply_range gives (nothing of it was applied, or applying it again is idempotent).
+    ok = apply_range(in_flight_, 0, in_flight_.size());
+  }
+  in_flight_.clear();
+  if (ok) ok = commit_pending(false);
+  if (ok && options_.after_batch) options_.after_batch(applied_);
+  return ok && !ended_;
+}
+
+void sink_runtime::record_applied(const std::vector<partition_offset>& offsets,
+                                  const apply_stats& stats) {
+  totals_.events_applied += stats.written;
+  totals_.events_skipped += stats.skipped;
+  for (const auto& o : offsets) {
+    applied_[o.partition] = std::max(applied_[o.partition], o.next_offset);
+    uncommitted_[o.partition] = std::max(uncommitted_[o.partition], o.next_offset);
+  }
+}
+
+bool sink_runtime::apply_range(std::vector<sink_event>& events, std::size_t begin,
+                               std::size_t end) {
   auto delay = options_.retry_min;
   auto last_warning = clock::time_point{};
   while (begin < end) {
-    // The next-offset of every partition in the range, once it is applied.
-    std::map<partition_ref, std::int64_t> next;
-    for (std::size_t i = begin; i < end; ++i) {
-      const auto& r = batch_[i].record;
-      auto& n = next[r.where()];
-      n = std::max(n, r.offset + 1);
-    }
-    std::vector<partition_offset> offsets;
-    for (const auto& [p, n] : next) offsets.push_back({p, n});
-
+    const auto offsets = next_offsets(events, begin, end);
     const auto apply_start = clock::now();
     auto result =
-        kind_.apply(std::span<const sink_event>(batch_).subspan(begin, end - begin), offsets);
+        kind_.apply(std::span<const sink_event>(events).subspan(begin, end - begin), offsets);
     time_applying_ += clock::now() - apply_start;
     if (result) {
-      totals_.events_applied += result->written;
-      totals_.events_skipped += result->skipped;
-      for (const auto& [p, n] : next) {
-        applied_[p] = std::max(applied_[p], n);
-        uncommitted_[p] = std::max(uncommitted_[p], n);
-      }
+      record_applied(offsets, *result);
       return true;
     }
     if (const auto* bad = std::get_if<bad_event>(&result.error())) {
       const std::size_t index = begin + bad->index;
       const std::string reason = bad->reason;
-      if (!apply_range(begin, index)) return false;
-      if (!handle_bad(batch_[index].record, reason)) return false;
+      if (!apply_range(events, begin, index)) return false;
+      if (!handle_bad(events[index].record, reason)) return false;
       begin = index + 1;
       delay = options_.retry_min;
       continue;
@@ -282,6 +327,7 @@ void sink_runtime::backoff(std::chrono::milliseconds& delay) {
 
 std::vector<std::optional<std::int64_t>> sink_runtime::on_assigned(
     const std::vector<partition_ref>& partitions) {
+  finish_in_flight();  // the kind is never used from two threads at once
   auto starts = kind_.resume_offsets(partitions);
   starts.resize(partitions.size());
   std::string names;

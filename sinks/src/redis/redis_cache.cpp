@@ -132,6 +132,7 @@ std::vector<std::optional<std::int64_t>> redis_cache::resume_offsets(
 
 std::expected<apply_stats, apply_error> redis_cache::apply(
     std::span<const sink_event> events, const std::vector<partition_offset>& offsets) {
+  if (detached_) return apply_stats{0, events.size()};
   if (!opened_) {
     try {
       open();

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
 #include <optional>
 #include <string>
@@ -37,6 +38,9 @@ struct runtime_options {
   /// Called after each applied batch and when idle, with every partition's applied
   /// next-offset. Replay uses it to follow progress and to switch when caught up.
   std::function<void(const std::map<partition_ref, std::int64_t>& applied)> after_batch;
+  /// Apply a batch on a second thread while the next one is read and decoded (never two at
+  /// once, and in order; the kind is never called concurrently).
+  bool overlap = true;
   /// Backoff while the target is unavailable.
   std::chrono::milliseconds retry_min{50};
   std::chrono::milliseconds retry_max{5000};
@@ -68,8 +72,9 @@ struct run_outcome {
 ///   is applied and committed before the partitions go.
 /// - stop (SIGTERM): the current batch is applied and committed, then run() returns.
 ///
-/// One runtime per worker process; single-threaded (the record source's callbacks run inside
-/// poll(), on the same thread).
+/// One runtime per worker process. The record source is used on the calling thread only (its
+/// callbacks run inside poll()); with `overlap`, sink_kind::apply runs on a helper thread, one
+/// batch at a time, while the caller reads the next batch.
 class sink_runtime final : public assignment_handler {
  public:
   sink_runtime(runtime_options options, record_source& source, sink_kind& kind,
@@ -94,7 +99,9 @@ class sink_runtime final : public assignment_handler {
 
   void add(source_record record);
   bool flush(bool commit_now = false);
-  bool apply_range(std::size_t begin, std::size_t end);
+  bool finish_in_flight();
+  bool apply_range(std::vector<sink_event>& events, std::size_t begin, std::size_t end);
+  void record_applied(const std::vector<partition_offset>& offsets, const apply_stats& stats);
   bool handle_bad(const source_record& record, const std::string& reason);
   bool commit_pending(bool now);
   void backoff(std::chrono::milliseconds& delay);
@@ -106,6 +113,10 @@ class sink_runtime final : public assignment_handler {
 
   const std::atomic<bool>* stop_ = nullptr;
   std::vector<sink_event> batch_;
+  std::vector<sink_event> in_flight_;  // being applied on the helper thread
+  std::vector<partition_offset> in_flight_offsets_;
+  std::future<std::expected<apply_stats, apply_error>> in_flight_result_;
+  std::chrono::steady_clock::duration in_flight_duration_{};
   std::chrono::steady_clock::time_point batch_started_;
   std::map<partition_ref, partition_state> partitions_;
   std::map<partition_ref, std::int64_t> applied_;      // applied next-offsets

@@ -55,6 +55,9 @@ class redis_cache final : public sink_kind {
       std::span<const sink_event> events, const std::vector<partition_offset>& offsets) override;
 
   [[nodiscard]] int database() const;
+  /// After replay switched databases, this cache's database number holds the old copy being
+  /// removed: from now on apply() writes nothing (and reports the events as skipped).
+  void detach() { detached_ = true; }
 
  private:
   std::expected<void, target_failure> finish_sweeps(const std::vector<std::string>& table_ids);
@@ -65,6 +68,7 @@ class redis_cache final : public sink_kind {
   std::unique_ptr<connection> conn_;
   std::map<table_ref, std::string> table_ids_;
   bool opened_ = false;
+  bool detached_ = false;
 };
 
 /// What replay needs from Redis besides a cache: pick and claim the shadow database, pause the
