@@ -140,6 +140,13 @@ TEST_CASE("while Kafka is down the slot is not confirmed, and nothing is lost af
   std::vector<version> committed;
   std::thread workload(
       [&] { committed = run_workload(name, 3000, std::chrono::milliseconds(15)); });
+  // A failed REQUIRE below must not leave the thread running (std::terminate).
+  struct joiner {
+    std::thread& t;
+    ~joiner() {
+      if (t.joinable()) t.join();
+    }
+  } join_workload{workload};
   std::this_thread::sleep_for(std::chrono::seconds(3));
   REQUIRE(services("stop kafka") == 0);
   // services.sh stops only the Kafka this checkout started: make sure the broker is really gone.
