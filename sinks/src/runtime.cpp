@@ -34,6 +34,8 @@ run_outcome sink_runtime::run(const std::atomic<bool>& stop) {
   stop_ = &stop;
   source_.set_assignment_handler(this);
   last_report_ = clock::now();
+  auto last_source_warning = clock::time_point{};
+  std::string last_source_error;
   while (!ended_) {
     if (stop.load()) {
       if (flush(true)) ended_ = run_outcome{run_outcome::status::stopped, "stopped", 0, 0, 0};
@@ -61,7 +63,13 @@ run_outcome sink_runtime::run(const std::atomic<bool>& stop) {
         }
         break;
       }
-      log(log_level::warn, module, "sink " + options_.sink_name + ": " + polled.error().message);
+      // Repeats while the condition lasts (a topic not created yet, a broker down): rate-limited.
+      if (clock::now() - last_source_warning >= warn_interval ||
+          polled.error().message != last_source_error) {
+        last_source_warning = clock::now();
+        last_source_error = polled.error().message;
+        log(log_level::warn, module, "sink " + options_.sink_name + ": " + last_source_error);
+      }
       continue;
     }
     if (*polled) {

@@ -183,16 +183,32 @@ std::expected<reply, redis_failure> connection::run(const std::vector<std::strin
   if (ctx_ == nullptr) {
     if (auto ok = ensure_open(); !ok) return std::unexpected(ok.error());
   }
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lens;
-  argv.reserve(args.size());
-  lens.reserve(args.size());
+  // The request in RESP, written in one pass into one buffer (hiredis' own formatting appends
+  // each argument with sdscatfmt, which showed up as a fifth of the worker's CPU time).
+  std::size_t size = 16;
+  for (const auto& a : args) size += a.size() + 24;
+  std::string request;
+  request.reserve(size);
+  auto put_number = [&request](char prefix, std::size_t n) {
+    char buf[24];
+    buf[0] = prefix;
+    char* end = std::to_chars(buf + 1, buf + sizeof buf - 2, n).ptr;
+    *end++ = '\r';
+    *end++ = '\n';
+    request.append(buf, static_cast<std::size_t>(end - buf));
+  };
+  put_number('*', args.size());
   for (const auto& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
+    put_number('$', a.size());
+    request.append(a);
+    request.append("\r\n", 2);
   }
-  auto* r = static_cast<redisReply*>(
-      redisCommandArgv(ctx_, static_cast<int>(args.size()), argv.data(), lens.data()));
+  void* raw = nullptr;
+  if (redisAppendFormattedCommand(ctx_, request.data(), request.size()) != REDIS_OK ||
+      redisGetReply(ctx_, &raw) != REDIS_OK) {
+    raw = nullptr;
+  }
+  auto* r = static_cast<redisReply*>(raw);
   if (r == nullptr) {
     std::string why = ctx_->errstr;
     drop();
