@@ -99,7 +99,7 @@ now() { date +%s.%N; }
 echo "== sluice sink from offset 0"
 "$sluice" sink orders -c "$work/pipeline.yaml" >"$work/sink.log" 2>&1 &
 sink_pid=$!
-until grep -q 'assigned' "$work/sink.log"; do
+until grep -q 'assigned' "$work/sink.log" 2>/dev/null; do
   kill -0 "$sink_pid" 2>/dev/null || { cat "$work/sink.log"; exit 1; }
   sleep 0.01
 done
