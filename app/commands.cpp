@@ -115,11 +115,9 @@ int run_capture(const command_line& cl) {
   } catch (const capture::source_error& e) {
     std::cerr << "sluice capture: " << config::redact(e.what()) << "\n";
     return ex_unavailable;
-  } catch (const capture::capture_failure& e) {
-    std::cerr << "sluice capture: " << e.what() << "\n";
-    return ex_software;
   } catch (const std::exception& e) {
-    std::cerr << "sluice capture: " << e.what() << "\n";
+    // capture_failure and anything unexpected: the message may quote a connection string.
+    std::cerr << "sluice capture: " << config::redact(e.what()) << "\n";
     return ex_software;
   }
 }

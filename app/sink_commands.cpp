@@ -99,6 +99,26 @@ std::string with_commas(std::int64_t n) {
   return (n < 0 ? "-" : "") + out;
 }
 
+/// Call from a catch block: prints why a sink command stopped, secrets redacted whatever the
+/// exception, and returns the exit code for its kind.
+int report_failure(const std::string& command, const std::string& sink) {
+  auto say = [&](const char* what) {
+    std::cerr << command << ": " << sink << ": " << config::redact(what) << "\n";
+  };
+  try {
+    throw;
+  } catch (const sinks::redis::setup_error& e) {
+    say(e.what());
+    return ex_config;
+  } catch (const sinks::redis::unavailable_error& e) {
+    say(e.what());
+    return ex_unavailable;
+  } catch (const std::exception& e) {
+    say(e.what());
+    return ex_software;
+  }
+}
+
 int exit_code_of(const sinks::run_outcome& outcome) {
   switch (outcome.result) {
     case sinks::run_outcome::status::stopped:
@@ -170,15 +190,8 @@ int run_sink(const command_line& cl) {
       std::cerr << "sluice sink: " << outcome.message << "\n";
     }
     return exit_code_of(outcome);
-  } catch (const sinks::redis::setup_error& e) {
-    std::cerr << "sluice sink: " << s->name << ": " << config::redact(e.what()) << "\n";
-    return ex_config;
-  } catch (const sinks::redis::unavailable_error& e) {
-    std::cerr << "sluice sink: " << s->name << ": " << config::redact(e.what()) << "\n";
-    return ex_unavailable;
-  } catch (const std::exception& e) {
-    std::cerr << "sluice sink: " << s->name << ": " << e.what() << "\n";
-    return ex_software;
+  } catch (...) {
+    return report_failure("sluice sink", s->name);
   }
 }
 
@@ -385,15 +398,8 @@ int run_replay(const command_line& cl) {
                                  " now holds the rebuilt copy, the old copy is removed")
               << "\n";
     return 0;
-  } catch (const sinks::redis::setup_error& e) {
-    std::cerr << "sluice replay: " << s->name << ": " << config::redact(e.what()) << "\n";
-    return ex_config;
-  } catch (const sinks::redis::unavailable_error& e) {
-    std::cerr << "sluice replay: " << s->name << ": " << config::redact(e.what()) << "\n";
-    return ex_unavailable;
-  } catch (const std::exception& e) {
-    std::cerr << "sluice replay: " << s->name << ": " << e.what() << "\n";
-    return ex_software;
+  } catch (...) {
+    return report_failure("sluice replay", s->name);
   }
 }
 
