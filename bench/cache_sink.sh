@@ -12,13 +12,16 @@
 # 4. Times `sluice replay` rebuilding the same cache into a shadow database and switching.
 # Prints the three rates and ends with cache_ratio=<sink rate / redis-benchmark rate>.
 # Uses Redis databases 11 (redis-benchmark), 12 (shadow) and 13 (the sink), emptied before and
-# after. Not part of the test suite: these machines are shared and noisy, so only ratios mean
+# after; BENCH_DB_BASE=N uses N, N+1 and N+2 instead. Not part of the test suite: these machines are shared and noisy, so only ratios mean
 # something.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 EVENTS=${EVENTS:-1000000}
 PARTITIONS=${PARTITIONS:-3}
+db_bench=${BENCH_DB_BASE:-11}
+db_shadow=$((db_bench + 1))
+db_sink=$((db_bench + 2))
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build --target sluice >/dev/null
@@ -28,10 +31,10 @@ eval "$(./scripts/services.sh env)"
 redis_host=127.0.0.1
 redis_port=$(printf '%s' "$REDIS_URL" | sed -E 's#.*:([0-9]+)/.*#\1#')
 rcli() { redis-cli -h "$redis_host" -p "$redis_port" "$@"; }
-for db in 11 12 13; do rcli -n "$db" FLUSHDB >/dev/null; done
+for db in $db_bench $db_shadow $db_sink; do rcli -n "$db" FLUSHDB >/dev/null; done
 
 work=$(mktemp -d)
-trap 'kill "${sink_pid:-}" 2>/dev/null || true; for db in 11 12 13; do rcli -n "$db" FLUSHDB >/dev/null || true; done; rm -rf "$work"' EXIT
+trap 'kill "${sink_pid:-}" 2>/dev/null || true; for db in $db_bench $db_shadow $db_sink; do rcli -n "$db" FLUSHDB >/dev/null || true; done; rm -rf "$work"' EXIT
 prefix="bench_cache_$(date +%s)"
 table="public.bench_orders"
 topic="$prefix.$table"
@@ -52,7 +55,7 @@ transport:
 sinks:
   orders:
     redis:
-      url: redis://$redis_host:$redis_port/13
+      url: redis://$redis_host:$redis_port/$db_sink
       tables: [$table]
       key: "order:{id}"
 YAML
@@ -92,7 +95,7 @@ echo "in the topic: $hw records"
 
 # Sum of the next-offsets the sink stored with its data (caught up when it equals EVENTS).
 applied() {
-  rcli -n "${1:-13}" HVALS __sluice:offsets | awk '{ s += $1 } END { print s + 0 }'
+  rcli -n "$db_sink" HVALS __sluice:offsets | awk '{ s += $1 } END { print s + 0 }'
 }
 now() { date +%s.%N; }
 
@@ -112,18 +115,18 @@ t1=$(now)
 sink_cpu=$(awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$sink_pid/stat")
 sink_rate=$(awk -v n="$EVENTS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", n / (b - a) }')
 echo "sink: $EVENTS events in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
-echo "keys in Redis: $(rcli -n 13 DBSIZE); sink CPU time: $sink_cpu s"
+echo "keys in Redis: $(rcli -n "$db_sink" DBSIZE); sink CPU time: $sink_cpu s"
 
 echo "== redis-benchmark -P 64: $EVENTS HSETs of 6 fields"
-bench_out=$(redis-benchmark -h "$redis_host" -p "$redis_port" --dbnum 11 -P 64 -n "$EVENTS" \
+bench_out=$(redis-benchmark -h "$redis_host" -p "$redis_port" --dbnum "$db_bench" -P 64 -n "$EVENTS" \
   -r "$EVENTS" -q HSET 'order:__rand_int__' id __rand_int__ customer_id 42 status new \
   amount 17.99 note 'order note 1' placed_at 2026-11-28T17:13:20.123456Z 2>/dev/null | tr '\r' '\n' |
   grep 'requests per second' | tail -1)
 redis_rate=$(printf '%s' "$bench_out" | sed -E 's/.*: ([0-9.]+) requests per second.*/\1/' | cut -d. -f1)
-rcli -n 11 FLUSHDB >/dev/null
+rcli -n "$db_bench" FLUSHDB >/dev/null
 
 echo "== sluice replay into a shadow database, while the sink keeps running"
-replay_out=$("$sluice" replay orders -c "$work/pipeline.yaml" --shadow-db 12 2>&1 | tail -1)
+replay_out=$("$sluice" replay orders -c "$work/pipeline.yaml" --shadow-db "$db_shadow" 2>&1 | tail -1)
 echo "$replay_out"
 replay_rate=$(printf '%s' "$replay_out" | sed -E 's/.*\(([0-9,]+) records\/s\).*/\1/' | tr -d ,)
 kill -TERM "$sink_pid"
