@@ -98,6 +98,9 @@ applied() {
   rcli -n "$db_sink" HVALS __sluice:offsets | awk '{ s += $1 } END { print s + 0 }'
 }
 now() { date +%s.%N; }
+# CPU seconds (user + system) a process has used so far.
+cpu_of() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
+redis_pid=$(rcli INFO server | tr -d '\r' | sed -n 's/^process_id://p')
 
 echo "== sluice sink from offset 0"
 "$sluice" sink orders -c "$work/pipeline.yaml" >"$work/sink.log" 2>&1 &
@@ -107,22 +110,30 @@ until grep -q 'assigned' "$work/sink.log" 2>/dev/null; do
   sleep 0.01
 done
 t0=$(now)
+redis_cpu0=$(cpu_of "$redis_pid")
 until [ "$(applied)" -ge "$EVENTS" ]; do
   kill -0 "$sink_pid" 2>/dev/null || { cat "$work/sink.log"; exit 1; }
   sleep 0.05
 done
 t1=$(now)
-sink_cpu=$(awk '{ printf "%.1f", ($14 + $15) / 100 }' "/proc/$sink_pid/stat")
+sink_cpu=$(cpu_of "$sink_pid")
+redis_cpu=$(awk -v a="$redis_cpu0" -v b="$(cpu_of "$redis_pid")" 'BEGIN { printf "%.2f", b - a }')
 sink_rate=$(awk -v n="$EVENTS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", n / (b - a) }')
 echo "sink: $EVENTS events in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
-echo "keys in Redis: $(rcli -n "$db_sink" DBSIZE); sink CPU time: $sink_cpu s"
+echo "keys in Redis: $(rcli -n "$db_sink" DBSIZE)"
+# Where the time goes: the worker and Redis each on their own core at best, Kafka beside them.
+echo "CPU per event: sink $(awk -v c="$sink_cpu" -v n="$EVENTS" 'BEGIN { printf "%.1f", c * 1e6 / n }') us," \
+  "Redis $(awk -v c="$redis_cpu" -v n="$EVENTS" 'BEGIN { printf "%.1f", c * 1e6 / n }') us"
 
 echo "== redis-benchmark -P 64: $EVENTS HSETs of 6 fields"
+redis_cpu0=$(cpu_of "$redis_pid")
 bench_out=$(redis-benchmark -h "$redis_host" -p "$redis_port" --dbnum "$db_bench" -P 64 -n "$EVENTS" \
   -r "$EVENTS" -q HSET 'order:__rand_int__' id __rand_int__ customer_id 42 status new \
   amount 17.99 note 'order note 1' placed_at 2026-11-28T17:13:20.123456Z 2>/dev/null | tr '\r' '\n' |
   grep 'requests per second' | tail -1)
 redis_rate=$(printf '%s' "$bench_out" | sed -E 's/.*: ([0-9.]+) requests per second.*/\1/' | cut -d. -f1)
+echo "CPU per HSET: Redis $(awk -v a="$redis_cpu0" -v b="$(cpu_of "$redis_pid")" -v n="$EVENTS" \
+  'BEGIN { printf "%.1f", (b - a) * 1e6 / n }') us"
 rcli -n "$db_bench" FLUSHDB >/dev/null
 
 echo "== sluice replay into a shadow database, while the sink keeps running"

@@ -1,4 +1,5 @@
-// The Redis cache's pure step: events → batch script arguments, key templates, field encoding.
+// The Redis cache's pure steps: key templates, field encoding, events → operations → what to
+// read → the transaction that writes what is newer.
 
 #include <catch2/catch.hpp>
 #include <string>
@@ -48,16 +49,70 @@ std::optional<std::string> ids(const table_ref& t) {
   return std::nullopt;
 }
 
-batch_plan plan(const std::vector<sink_event>& events, const cache_options& o,
-                std::vector<partition_offset> offsets = {}) {
+batch_plan plan(const std::vector<sink_event>& events, const cache_options& o) {
   auto key = key_template::parse(o.key_template);
   REQUIRE(key);
-  auto p = plan_batch(events, o, *key, ids, offsets);
+  auto p = plan_batch(events, o, *key, ids);
   REQUIRE(p);
   return *p;
 }
 
-using args = std::vector<std::string>;
+using command = std::vector<std::string>;
+using commands = std::vector<command>;
+
+// A request's RESP bytes back into commands, to compare with what a test expects.
+commands parse(const request& r) {
+  commands out;
+  const std::string& b = r.bytes();
+  std::size_t i = 0;
+  auto number = [&](char prefix) {
+    REQUIRE(b.at(i) == prefix);
+    const auto end = b.find("\r\n", i);
+    const auto n = std::stoul(b.substr(i + 1, end - i - 1));
+    i = end + 2;
+    return n;
+  };
+  while (i < b.size()) {
+    command c;
+    for (auto argc = number('*'); argc > 0; --argc) {
+      const auto len = number('$');
+      c.push_back(b.substr(i, len));
+      i += len + 2;
+    }
+    out.push_back(std::move(c));
+  }
+  CHECK(out.size() == r.commands());
+  return out;
+}
+
+std::string name_of(const std::string& id) {
+  return id == "1" ? "public.orders" : "public.other";
+}
+
+// decide() on a plan, with Redis holding `entries` (by key) and `floors` (by table id).
+batch_writes run(const std::vector<sink_event>& events, const cache_options& o,
+                 const std::map<std::string, std::string>& entries = {},
+                 const std::map<std::string, std::string>& floors = {},
+                 const std::map<std::string, std::string>& rows = {}) {
+  const batch_plan p = plan(events, o);
+  stored_state stored;
+  stored.floors = floors;
+  for (const auto& op : p.ops) {
+    auto e = entries.find(op.key);
+    stored.entries.push_back(e == entries.end() ? std::nullopt
+                                                : std::optional<std::string>(e->second));
+    auto r = rows.find(op.key);
+    stored.rows.push_back(needs_stored_row(op, o) && r != rows.end()
+                              ? std::optional<std::string>(r->second)
+                              : std::nullopt);
+  }
+  auto w = decide(events, p, stored, o, {{{"shop.public.orders", 0}, 10}}, name_of);
+  REQUIRE(w);
+  return std::move(*w);
+}
+
+const std::string pos10 = "000000000000001000000000";
+const std::string pos20 = "000000000000002000000000";
 
 }  // namespace
 
@@ -100,7 +155,7 @@ TEST_CASE("positions encode in an order that strings compare the same way", "[un
   CHECK(b < c);
 }
 
-TEST_CASE("a batch becomes one script run: upserts, deletes, tombstones", "[unit][sinks]") {
+TEST_CASE("a batch becomes operations, reads under WATCH, then one transaction", "[unit][sinks]") {
   cache_options o;
   o.key_template = "order:{id}";
   const std::vector<sink_event> events{
@@ -111,37 +166,111 @@ TEST_CASE("a batch becomes one script run: upserts, deletes, tombstones", "[unit
       tombstone(R"({"id":7})", schemas::position{schemas::lsn{0x20}, 0}),
       tombstone(R"({"id":8})"),
   };
-  auto p = plan(events, o, {{{"shop.public.orders", 0}, 10}});
-  CHECK(p.operations == 4);
-  CHECK(p.event_of_operation == std::vector<std::size_t>{0, 1, 2, 3});
-  CHECK(p.args == args{"h", "0", "0", "4",
-                       // the null note is left out of the hash
-                       "U", "order:7", "000000000000001000000000", "1", "3", "id", "7", "status",
-                       "new", "paid", "false", "0", "D", "order:7", "000000000000002000000000", "1",
-                       // a tombstone right after its delete carries the delete's position
-                       "X", "order:7", "1", "000000000000002000000000",
-                       // one met alone carries none
-                       "X", "order:8", "1", "", "1", "shop.public.orders/0", "10"});
+  const batch_plan p = plan(events, o);
+  REQUIRE(p.ops.size() == 4);
+  CHECK(p.ops[0].what == cache_op::kind::upsert);
+  CHECK(p.ops[1].what == cache_op::kind::remove);
+  CHECK(p.ops[2].what == cache_op::kind::tombstone);
+  CHECK(p.ops[2].position == pos20);  // a tombstone right after its delete has its position
+  CHECK(p.ops[3].position.empty());   // one met alone has none
+  CHECK(p.partitions == std::vector<std::string>{"shop.public.orders/0"});
+  CHECK(p.table_ids == std::vector<std::string>{"1"});
+
+  CHECK(parse(read_request(p, o)) ==
+        commands{
+            {"WATCH", "__sluice:pause", "__sluice:floors", "__sluice:fence:shop.public.orders/0"},
+            {"GET", "__sluice:pause"},
+            {"HMGET", "__sluice:rows", "order:7", "order:7", "order:7", "order:8"},
+            {"HMGET", "__sluice:floors", "1"}});
+
+  auto w = run(events, o);
+  CHECK(w.written == 3);
+  CHECK(w.skipped == 1);  // the tombstone: its delete is already applied
+  CHECK(parse(w.transaction) ==
+        commands{{"MULTI"},
+                 // the null note is left out of the hash
+                 {"HSET", "order:7", "id", "7", "status", "new", "paid", "false"},
+                 {"DEL", "order:7"},
+                 {"DEL", "order:8"},
+                 {"HSET", "__sluice:rows", "order:7", pos20 + "d1"},
+                 {"HDEL", "__sluice:rows", "order:8"},
+                 {"INCR", "__sluice:fence:shop.public.orders/0"},
+                 {"HSET", "__sluice:offsets", "shop.public.orders/0", "10"},
+                 {"EXEC"}});
+}
+
+TEST_CASE("only events newer than the key's stored position are written", "[unit][sinks]") {
+  cache_options o;
+  o.key_template = "order:{id}";
+  const std::vector<sink_event> events{
+      event_from(R"({"id":7})", event_json("u", R"({"id":7,"status":"paid"})", "0/10", 0))};
+  // Redis holds a newer write (a redelivery, a replayed batch): nothing but the bookkeeping.
+  auto w = run(events, o, {{"order:7", pos20 + "l1"}});
+  CHECK(w.written == 0);
+  CHECK(w.skipped == 1);
+  CHECK(parse(w.transaction).size() == 4);  // MULTI, INCR fence, HSET offsets, EXEC
+  // The same position again is not newer either.
+  CHECK(run(events, o, {{"order:7", pos10 + "l1"}}).skipped == 1);
+  // An older live row is replaced whole, so fields of columns now NULL do not survive.
+  w = run(events, o, {{"order:7", "000000000000000500000000l1"}});
+  CHECK(w.written == 1);
+  const auto c = parse(w.transaction);
+  CHECK(c.at(1) == command{"DEL", "order:7"});
+  CHECK(c.at(2) == command{"HSET", "order:7", "id", "7", "status", "paid"});
+  CHECK(c.at(3) == command{"HSET", "__sluice:rows", "order:7", pos10 + "l1"});
 }
 
 TEST_CASE("unchanged TOAST columns are kept, include/exclude and TTL apply", "[unit][sinks]") {
   cache_options o;
   o.key_template = "order:{id}";
   o.exclude_columns = {"secret", "note"};
-  o.ttl_seconds = 60;
-  const std::vector<sink_event> events{event_from(
-      R"({"id":7})",
-      event_json("u", R"({"id":7,"status":"paid","note":"x"})", "0/10", 2, R"(["big","secret"])"))};
-  auto p = plan(events, o);
-  CHECK(p.args == args{"h", "60", "0", "1", "U", "order:7", "000000000000001000000002", "1", "2",
-                       "id", "7", "status", "paid", "1", "big", "0"});
+  const std::vector<sink_event> events{
+      event_from(R"({"id":7})", event_json("u", R"({"id":7,"status":"paid","note":"x","tip":null})",
+                                           "0/10", 2, R"(["big","secret"])"))};
+  const std::string pos = "000000000000001000000002";
+  const std::string older = "000000000000000100000000l1";
+  // hash: the kept field is left alone (no DEL); a column now NULL is removed by name.
+  auto c = parse(run(events, o, {{"order:7", older}}).transaction);
+  CHECK(c.at(1) == command{"HSET", "order:7", "id", "7", "status", "paid"});
+  CHECK(c.at(2) == command{"HDEL", "order:7", "tip"});
+  CHECK(c.at(3) == command{"HSET", "__sluice:rows", "order:7", pos + "l1"});
 
+  // With a TTL the row may have expired: Redis is asked whether it exists.
+  o.ttl_seconds = 60;
+  const batch_plan p = plan(events, o);
+  CHECK(parse(read_request(p, o)).back() == command{"EXISTS", "order:7"});
+  c = parse(run(events, o, {{"order:7", older}}, {}, {{"order:7", ""}}).transaction);
+  CHECK(c.at(3) == command{"EXPIRE", "order:7", "60"});
+  // It expired: no partial row (the next full write brings it back), but the position moves.
+  auto w = run(events, o, {{"order:7", older}});
+  c = parse(w.transaction);
+  CHECK(w.written == 1);
+  CHECK(c.at(1) == command{"HSET", "__sluice:rows", "order:7", pos + "l1"});
+
+  // json: the kept members come from the stored document.
   o.format = row_format::json;
   o.exclude_columns.clear();
   o.include_columns = {"id", "status", "big"};
-  p = plan(events, o);
-  CHECK(p.args == args{"j", "60", "0", "1", "J", "order:7", "000000000000001000000002", "1",
-                       R"({"id":7,"status":"paid"})", "1", "big", "0"});
+  o.ttl_seconds.reset();
+  c = parse(run(events, o, {{"order:7", older}}, {},
+                {{"order:7", R"({"id":7,"status":"new","big":"xxxx"})"}})
+                .transaction);
+  CHECK(c.at(1) == command{"SET", "order:7", R"({"id":7,"status":"paid","big":"xxxx"})"});
+}
+
+TEST_CASE("kept columns follow earlier writes of the same batch", "[unit][sinks]") {
+  cache_options o;
+  o.key_template = "order:{id}";
+  o.format = row_format::json;
+  const std::vector<sink_event> events{
+      event_from(R"({"id":7})", event_json("c", R"({"id":7,"big":"v1","n":1})", "0/10", 0), 0),
+      event_from(R"({"id":7})", event_json("u", R"({"id":7,"n":2})", "0/11", 0, R"(["big"])"), 1),
+      event_from(R"({"id":7})", event_json("u", R"({"id":7,"n":3})", "0/12", 0, R"(["big"])"), 2)};
+  // Redis holds nothing yet: the first event of the batch wrote the row the others keep from.
+  auto c = parse(run(events, o).transaction);
+  CHECK(c.at(1) == command{"SET", "order:7", R"({"id":7,"big":"v1","n":1})"});
+  CHECK(c.at(2) == command{"SET", "order:7", R"({"id":7,"n":2,"big":"v1"})"});
+  CHECK(c.at(3) == command{"SET", "order:7", R"({"id":7,"n":3,"big":"v1"})"});
 }
 
 TEST_CASE("json rows keep nulls and embedded JSON", "[unit][sinks]") {
@@ -151,22 +280,58 @@ TEST_CASE("json rows keep nulls and embedded JSON", "[unit][sinks]") {
   const std::vector<sink_event> events{
       event_from(R"({"id":1})",
                  event_json("r", R"({"id":1,"note":null,"tags":{"b":1,"a":[true]}})", "0/5", 0))};
-  auto p = plan(events, o);
-  CHECK(p.args.at(8) == R"({"id":1,"note":null,"tags":{"a":[true],"b":1}})");
+  CHECK(parse(run(events, o).transaction).at(1) ==
+        command{"SET", "o:1", R"({"id":1,"note":null,"tags":{"a":[true],"b":1}})"});
 }
 
-TEST_CASE("truncates become floors of their table, wherever they sit", "[unit][sinks]") {
+TEST_CASE("truncates raise their table's floor, wherever they sit in the batch", "[unit][sinks]") {
   cache_options o;
   o.key_template = "order:{id}";
   std::vector<sink_event> events{
+      event_from(R"({"id":2})", event_json("c", R"({"id":2})", "0/25", 0), 1),
       event_from("{}", event_json("t", "null", "0/30", 1), 3),
       event_from("{}", event_json("t", "null", "0/20", 0), 2),
       event_from(R"({"id":1})", event_json("c", R"({"id":1})", "0/40", 0), 4),
   };
-  auto p = plan(events, o);
-  CHECK(p.truncated_table_ids == std::vector<std::string>{"1"});
-  CHECK(p.args == args{"h", "0", "1", "1", "000000000000003000000001", "1", "U", "order:1",
-                       "000000000000004000000000", "1", "1", "id", "1", "0", "0"});
+  const std::string floor = "000000000000003000000001";
+  CHECK(plan(events, o).truncates == std::map<std::string, std::string>{{"1", floor}});
+  auto w = run(events, o);
+  CHECK(w.raised_floors == std::vector<std::string>{"1"});
+  CHECK(w.written == 1);
+  CHECK(w.skipped == 1);  // id 2 came before the truncate
+  const auto c = parse(w.transaction);
+  CHECK(c.at(1) == command{"HSET", "order:1", "id", "1"});
+  CHECK(c.at(3) == command{"HSET", "__sluice:floors", "1", floor});
+  CHECK(c.at(4) == command{"HSET", "__sluice:sweeps", "1", "0"});
+  // A floor Redis already holds is not raised again (another worker's copy of the truncate).
+  CHECK(run(events, o, {}, {{"1", floor}}).raised_floors.empty());
+}
+
+TEST_CASE("a key that holds another table's row is refused before anything is written",
+          "[unit][sinks]") {
+  cache_options o;
+  o.key_template = "order:{id}";
+  const std::vector<sink_event> events{
+      event_from(R"({"id":7})", event_json("c", R"({"id":7})", "0/10", 0))};
+  const batch_plan p = plan(events, o);
+  stored_state stored;
+  stored.entries = {pos10 + "l2"};
+  stored.rows.resize(1);
+  auto w = decide(events, p, stored, o, {}, name_of);
+  REQUIRE_FALSE(w);
+  CHECK(w.error().index == 0);
+  CHECK_THAT(w.error().reason, Catch::Contains("already holds a row of public.other"));
+}
+
+TEST_CASE("json_members finds each top-level member's raw text", "[unit][sinks]") {
+  const auto m = json_members(R"({"a":1,"b\"q":"x,}y","c":{"d":[1,{"e":2}]},"f":null})");
+  REQUIRE(m.size() == 4);
+  CHECK(m[0] == std::pair<std::string_view, std::string_view>{"a", "1"});
+  CHECK(m[1] == std::pair<std::string_view, std::string_view>{R"(b\"q)", R"("x,}y")"});
+  CHECK(m[2].second == R"({"d":[1,{"e":2}]})");
+  CHECK(m[3].second == "null");
+  CHECK(json_members("{}").empty());
+  CHECK(json_members("not json").empty());
 }
 
 TEST_CASE("events that cannot be cached are bad events with their index", "[unit][sinks]") {
@@ -177,14 +342,14 @@ TEST_CASE("events that cannot be cached are bad events with their index", "[unit
       event_from(R"({"order_no":1})", event_json("c", R"({"order_no":1})", "0/1", 0)),
       event_from(R"({"id":2})", event_json("c", R"({"id":2})", "0/1", 1)),
   };
-  auto p = plan_batch(events, o, *key, ids, {});
+  auto p = plan_batch(events, o, *key, ids);
   REQUIRE_FALSE(p);
   CHECK(p.error().index == 1);
   CHECK_THAT(p.error().reason, Catch::Contains("needs column 'order_no'"));
 
   events.resize(1);
   events[0].table = "public.other";
-  p = plan_batch(events, o, *key, ids, {});
+  p = plan_batch(events, o, *key, ids);
   REQUIRE_FALSE(p);
   CHECK(p.error().reason == "table public.other is not cached by this sink");
 }

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "connection.hpp"
+#include "layout.hpp"
 #include "scripts.hpp"
 #include "sluice/schemas/log.hpp"
 
@@ -21,11 +22,14 @@ const std::string& script(const char* text) {
   return it->second;
 }
 
-const std::vector<std::string>& batch_keys() {
-  static const std::vector<std::string> keys{scripts::rows_key, scripts::offsets_key,
-                                             scripts::pause_key};
-  return keys;
+std::string str(std::string_view s) {
+  return std::string(s);
 }
+
+// How often a batch is read and tried again when another writer changed a WATCHed key in
+// between (a truncate's floor, replay's pause, a worker that lost the partition) before the
+// runtime's own backoff takes over.
+constexpr int transaction_attempts = 20;
 
 // Error replies that go away by themselves: the same batch may succeed later.
 bool retriable_reply(const std::string& error) {
@@ -80,8 +84,10 @@ void redis_cache::open() {
   const std::string where =
       describe(conn_->where()) + " database " + std::to_string(conn_->database());
   if (auto ok = conn_->ensure_open(); !ok) throw unavailable_error(ok.error().message);
+  const std::string format = options_.format == row_format::json ? "json" : "hash";
   reply claimed =
-      checked(conn_->eval(script(scripts::claim), {scripts::owner_key}, {target_.identity}));
+      checked(conn_->eval(script(scripts::claim), {str(layout::owner_key), str(layout::format_key)},
+                          {target_.identity, format}));
   if (claimed.elements.empty()) throw unavailable_error("Redis: unexpected reply to the claim");
   const std::string& verdict = claimed.elements[0].str;
   if (verdict == "owned") {
@@ -94,15 +100,22 @@ void redis_cache::open() {
                       " keys that are not this sink's; a Redis sink needs a database of its own "
                       "(replay swaps whole databases): choose an empty one in the url");
   }
-  reply ids =
-      checked(conn_->eval(script(scripts::register_tables), {scripts::tables_key}, target_.tables));
+  if (verdict == "format") {
+    throw setup_error("Redis " + where + " holds this sink's rows as " + claimed.elements[1].str +
+                      ", and the sink now writes " + format +
+                      ": rebuild the cache in the new format with sluice replay");
+  }
+  reply ids = checked(
+      conn_->eval(script(scripts::register_tables), {str(layout::tables_key)}, target_.tables));
   table_ids_.clear();
-  std::vector<std::string> all_ids;
   for (std::size_t i = 0; i < target_.tables.size() && i < ids.elements.size(); ++i) {
     table_ids_[target_.tables[i]] = ids.elements[i].str;
-    all_ids.push_back(ids.elements[i].str);
   }
-  if (auto ok = finish_sweeps(all_ids); !ok) throw unavailable_error(ok.error().message);
+  // A sweep a crash interrupted (its cursor is still there) is finished before anything else.
+  reply sweeps = checked(conn_->command({"HKEYS", str(layout::sweeps_key)}));
+  std::vector<std::string> pending;
+  for (auto& e : sweeps.elements) pending.push_back(std::move(e.str));
+  if (auto ok = finish_sweeps(pending); !ok) throw unavailable_error(ok.error().message);
   opened_ = true;
   log(log_level::info, module, "cache " + target_.identity + " writes to Redis " + where);
 }
@@ -110,7 +123,7 @@ void redis_cache::open() {
 std::vector<std::optional<std::int64_t>> redis_cache::resume_offsets(
     const std::vector<partition_ref>& partitions) {
   std::vector<std::optional<std::int64_t>> out(partitions.size());
-  auto stored = conn_->command({"HGETALL", scripts::offsets_key});
+  auto stored = conn_->command({"HGETALL", str(layout::offsets_key)});
   if (!stored || stored->is_error()) {
     // Falling back to the group's committed offsets is safe: they move only after a write.
     log(log_level::warn, module,
@@ -140,55 +153,105 @@ std::expected<apply_stats, apply_error> redis_cache::apply(
       return std::unexpected(target_failure{e.what(), true});
     }
   }
-  auto plan = plan_batch(
-      events, options_, key_,
-      [this](const table_ref& t) -> std::optional<std::string> {
-        auto it = table_ids_.find(t);
-        if (it == table_ids_.end()) return std::nullopt;
-        return it->second;
-      },
-      offsets);
+  auto plan = plan_batch(events, options_, key_, [this](const table_ref& t) {
+    auto it = table_ids_.find(t);
+    return it == table_ids_.end() ? std::nullopt : std::optional<std::string>(it->second);
+  });
   if (!plan) return std::unexpected(plan.error());
-
-  auto r = conn_->eval(script(scripts::apply_batch), batch_keys(), plan->args);
-  if (!r) return std::unexpected(target_failure{r.error().message, true});
-  if (r->is_error()) {
-    return std::unexpected(
-        target_failure{"Redis rejected the batch: " + r->str, retriable_reply(r->str)});
-  }
-  if (r->elements.empty()) return std::unexpected(target_failure{"unexpected reply", false});
-  const std::string& verdict = r->elements[0].str;
-  if (verdict == "paused") {
-    return std::unexpected(target_failure{"paused while replay switches databases", true});
-  }
-  if (verdict == "collision") {
-    const auto op = static_cast<std::size_t>(r->elements[1].integer) - 1;
-    const std::string other_id = r->elements[2].str;
-    std::string other = "another table";
-    for (const auto& [name, id] : table_ids_) {
-      if (id == other_id) other = name;
+  const request reads = read_request(*plan, options_);
+  auto table_name = [this](const std::string& id) {
+    for (const auto& [name, tid] : table_ids_) {
+      if (tid == id) return name;
     }
-    const std::size_t index = plan->event_of_operation.at(op);
-    auto rendered = key_.render(events[index].key);
-    return std::unexpected(bad_event{
-        index, "Redis key " + rendered.value_or("?") + " already holds a row of " + other +
-                   "; the key template must give rows of different tables different keys"});
+    return std::string("another table");
+  };
+
+  // Read under WATCH, decide, write in MULTI/EXEC; EXEC does nothing if a WATCHed key changed
+  // in between, and then the batch is read and decided again.
+  for (int attempt = 1; attempt <= transaction_attempts; ++attempt) {
+    auto stored = read_stored(*plan, reads);
+    if (!stored) return std::unexpected(stored.error());
+    if (stored->paused) {
+      (void)conn_->command({"UNWATCH"});
+      return std::unexpected(target_failure{"paused while replay switches databases", true});
+    }
+    auto writes = decide(events, *plan, *stored, options_, offsets, table_name);
+    if (!writes) {
+      (void)conn_->command({"UNWATCH"});
+      return std::unexpected(writes.error());
+    }
+    auto outcome = conn_->transaction(writes->transaction);
+    if (!outcome) return std::unexpected(target_failure{outcome.error().message, true});
+    if (outcome->aborted) continue;
+    if (!outcome->error.empty()) {
+      // A command failed inside EXEC, and Redis does not roll back the others. Only a key of
+      // another type can do that (something else wrote the sink's database; the format is
+      // checked on start): the worker stops and says so instead of going on.
+      return std::unexpected(target_failure{"Redis failed a write of the batch: " + outcome->error,
+                                            retriable_reply(outcome->error)});
+    }
+    if (!writes->raised_floors.empty()) {
+      // The floor is already raised, so no older row comes back while the sweep runs; the batch
+      // counts as applied only once the table's older rows are gone.
+      if (auto ok = finish_sweeps(writes->raised_floors); !ok) return std::unexpected(ok.error());
+    }
+    return apply_stats{writes->written, writes->skipped};
   }
-  apply_stats stats;
-  stats.written = static_cast<std::size_t>(r->elements.at(1).integer);
-  stats.skipped = static_cast<std::size_t>(r->elements.at(2).integer);
-  if (!plan->truncated_table_ids.empty()) {
-    // The floor is already raised, so no older row comes back while the sweep runs; the batch
-    // counts as applied only once the table's older rows are gone.
-    if (auto ok = finish_sweeps(plan->truncated_table_ids); !ok) return std::unexpected(ok.error());
+  return std::unexpected(target_failure{
+      "the batch's keys kept changing under it (" + std::to_string(transaction_attempts) +
+          " attempts); is another worker applying the same partitions?",
+      true});
+}
+
+std::expected<stored_state, apply_error> redis_cache::read_stored(const batch_plan& plan,
+                                                                  const request& reads) {
+  auto replies = conn_->pipeline(reads);
+  if (!replies) return std::unexpected(target_failure{replies.error().message, true});
+  for (const auto& r : *replies) {
+    if (r.is_error()) {
+      return std::unexpected(target_failure{"Redis refused to read the batch's keys: " + r.str,
+                                            retriable_reply(r.str)});
+    }
   }
-  return stats;
+  auto text = [](const reply& r) -> std::optional<std::string> {
+    if (r.type != reply::kind::string) return std::nullopt;
+    return r.str;
+  };
+  stored_state stored;
+  std::size_t at = 1;  // after WATCH
+  stored.paused = replies->at(at++).type != reply::kind::nil;
+  if (!plan.ops.empty()) {
+    auto& entries = replies->at(at++).elements;
+    if (entries.size() != plan.ops.size()) {
+      return std::unexpected(target_failure{"unexpected reply to HMGET of the rows", false});
+    }
+    stored.entries.reserve(entries.size());
+    for (const auto& e : entries) stored.entries.push_back(text(e));
+  }
+  if (!plan.table_ids.empty()) {
+    auto& floors = replies->at(at++).elements;
+    for (std::size_t i = 0; i < plan.table_ids.size() && i < floors.size(); ++i) {
+      stored.floors[plan.table_ids[i]] = text(floors[i]).value_or("");
+    }
+  }
+  stored.rows.resize(plan.ops.size());
+  for (std::size_t i = 0; i < plan.ops.size(); ++i) {
+    if (!needs_stored_row(plan.ops[i], options_)) continue;
+    const reply& r = replies->at(at++);
+    if (options_.format == row_format::json) {
+      stored.rows[i] = text(r);
+    } else if (r.integer > 0) {
+      stored.rows[i] = "";
+    }
+  }
+  return stored;
 }
 
 std::expected<void, target_failure> redis_cache::finish_sweeps(
     const std::vector<std::string>& table_ids) {
+  const std::vector<std::string> keys{str(layout::rows_key), str(layout::floors_key),
+                                      str(layout::sweeps_key)};
   for (const auto& tid : table_ids) {
-    const std::vector<std::string> keys{scripts::rows_key, scripts::truncate_prefix + tid};
     const std::vector<std::string> args{tid, std::to_string(sweep_count)};
     long long removed = 0;
     for (;;) {
@@ -259,12 +322,12 @@ int replay_target::claim_shadow(std::optional<int> requested) {
 }
 
 void replay_target::pause_live(std::chrono::milliseconds ttl) {
-  checked(
-      conn_->command({"SET", scripts::pause_key, identity_, "PX", std::to_string(ttl.count())}));
+  checked(conn_->command(
+      {"SET", str(layout::pause_key), identity_, "PX", std::to_string(ttl.count())}));
 }
 
 void replay_target::resume_live() {
-  checked(conn_->command({"DEL", scripts::pause_key}));
+  checked(conn_->command({"DEL", str(layout::pause_key)}));
 }
 
 bool replay_target::try_switch(int shadow, std::string& why_not) {
@@ -280,7 +343,7 @@ bool replay_target::try_switch(int shadow, std::string& why_not) {
 
 void replay_target::clear_live() {
   checked(conn_->command({"FLUSHDB", "ASYNC"}));
-  checked(conn_->command({"SET", scripts::owner_key, identity_}));
+  checked(conn_->command({"SET", str(layout::owner_key), identity_}));
 }
 
 void replay_target::discard(int database) {

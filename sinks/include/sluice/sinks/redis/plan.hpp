@@ -1,9 +1,10 @@
 #pragma once
-// The Redis cache's pure step: change events → the arguments of one batch script run.
-// No sockets; unit-tested on fixtures (tests/unit/sinks_redis_plan.cpp).
+// The Redis cache's pure steps: a batch of change events → what to read from Redis → the
+// transaction that writes what is newer. No sockets; unit-tested (tests/unit/sinks_redis_plan.cpp).
 #include <cstddef>
 #include <expected>
 #include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -13,6 +14,7 @@
 #include "sluice/schemas/position.hpp"
 #include "sluice/schemas/row.hpp"
 #include "sluice/schemas/value.hpp"
+#include "sluice/sinks/redis/resp.hpp"
 #include "sluice/sinks/sink_kind.hpp"
 
 namespace sluice::sinks::redis {
@@ -54,21 +56,71 @@ class key_template {
 /// order, which is what the Lua scripts compare.
 [[nodiscard]] std::string encode_position(schemas::position p);
 
-/// Arguments of one run of the batch script (ARGV; the layout is documented in scripts.cpp).
+/// One event as the cache applies it.
+struct cache_op {
+  enum class kind : char { upsert, remove, tombstone };
+  kind what = kind::upsert;
+  std::size_t event = 0;  // index in the batch
+  std::string key;        // the Redis key
+  std::string position;   // encode_position; a tombstone's is its delete's, or empty
+  std::string table_id;
+  std::vector<std::string> kept;  // unchanged (TOAST) columns the cache keeps; json: as escaped
+};
+
+/// A batch, planned: what to read from Redis before deciding, and the events as operations.
 struct batch_plan {
-  std::vector<std::string> args;
-  std::size_t operations = 0;
-  std::vector<std::size_t> event_of_operation;   // operation index → event index in the batch
-  std::vector<std::string> truncated_table_ids;  // the shell finishes their sweeps afterwards
+  std::vector<cache_op> ops;
+  std::map<std::string, std::string> truncates;  // table id → newest truncate position in batch
+  std::vector<std::string> table_ids;            // every table of the batch (floors are read)
+  std::vector<std::string> partitions;           // "topic/partition" of every record (fences)
 };
 
 /// The sink's short id for a table ("schema.table"), nullopt for a table it does not cache.
 using table_id_lookup = std::function<std::optional<std::string>(const table_ref&)>;
 
-/// Pure: builds the batch script's arguments. An event that cannot be cached (a key column
-/// missing or null, a table the sink does not cache) is reported as bad_event with its index.
-[[nodiscard]] std::expected<batch_plan, bad_event> plan_batch(
-    std::span<const sink_event> events, const cache_options& options, const key_template& key,
-    const table_id_lookup& table_id, const std::vector<partition_offset>& offsets);
+/// Pure: renders keys and positions. An event that cannot be cached (a key column missing or
+/// null, a table the sink does not cache) is reported as bad_event with its index.
+[[nodiscard]] std::expected<batch_plan, bad_event> plan_batch(std::span<const sink_event> events,
+                                                              const cache_options& options,
+                                                              const key_template& key,
+                                                              const table_id_lookup& table_id);
+
+/// What Redis held when the batch was read: one pipelined round trip under WATCH (read_request).
+struct stored_state {
+  bool paused = false;                              // replay is switching databases
+  std::vector<std::optional<std::string>> entries;  // per op: its key's entry in the rows hash
+  std::map<std::string, std::string> floors;        // table id → truncate floor ("" for none)
+  /// Per op that keeps unchanged columns (nullopt for the others, and when the row is gone):
+  /// json: the stored document; hash with a TTL: "" when the row still exists.
+  std::vector<std::optional<std::string>> rows;
+};
+
+/// WATCH the keys whose change must abort the batch, then read what decide() needs.
+/// Replies: WATCH, GET pause, HMGET rows (if ops), HMGET floors (if tables), then one GET or
+/// EXISTS per op that needs_stored_row().
+[[nodiscard]] request read_request(const batch_plan& plan, const cache_options& options);
+[[nodiscard]] bool needs_stored_row(const cache_op& op, const cache_options& options);
+
+/// The batch's transaction (MULTI … EXEC) and what it does.
+struct batch_writes {
+  request transaction;
+  std::size_t written = 0;                 // events that changed the cache
+  std::size_t skipped = 0;                 // events not newer than what it holds
+  std::vector<std::string> raised_floors;  // table ids: sweep their older rows afterwards
+};
+
+/// Pure: compares each event's position with its key's entry, and writes the ones that are
+/// newer, their entries, the raised floors, the partitions' fences and `offsets`, in one
+/// transaction. A key that holds another table's row is a bad_event (nothing is written);
+/// `table_name` names the other table in its message.
+[[nodiscard]] std::expected<batch_writes, bad_event> decide(
+    std::span<const sink_event> events, const batch_plan& plan, const stored_state& stored,
+    const cache_options& options, const std::vector<partition_offset>& offsets,
+    const std::function<std::string(const std::string& table_id)>& table_name);
+
+/// The raw text of each top-level member of a JSON object, by name as escaped in the document.
+/// Used to keep unchanged columns of a stored JSON row.
+[[nodiscard]] std::vector<std::pair<std::string_view, std::string_view>> json_members(
+    std::string_view object);
 
 }  // namespace sluice::sinks::redis

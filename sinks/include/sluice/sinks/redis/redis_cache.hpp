@@ -31,12 +31,13 @@ struct cache_target {
 
 class connection;
 
-/// The Redis cache sink kind: one Redis key per row (hash or JSON string), kept by a Lua
-/// script per batch that checks each key's stored position and writes in one atomic step.
+/// The Redis cache sink kind: one Redis key per row (hash or JSON string). Each batch reads the
+/// positions its keys hold (under WATCH), keeps the events that are newer, and writes them with
+/// their positions and the partitions' offsets in one MULTI/EXEC transaction.
 ///
 /// The sink owns its database (docs/sinks.md, "Redis databases"): open() refuses a database
 /// that holds keys of anything else, and replay swaps whole databases. resume_offsets() answers
-/// from the offsets the batch script stored with the data, so a restarted worker resumes
+/// from the offsets each batch stored with the data, so a restarted worker resumes
 /// exactly after what Redis holds, and an emptied database is rebuilt from the beginning.
 /// One per worker; not thread-safe.
 class redis_cache final : public sink_kind {
@@ -60,6 +61,8 @@ class redis_cache final : public sink_kind {
   void detach() { detached_ = true; }
 
  private:
+  std::expected<stored_state, apply_error> read_stored(const batch_plan& plan,
+                                                       const request& reads);
   std::expected<void, target_failure> finish_sweeps(const std::vector<std::string>& table_ids);
 
   cache_target target_;
