@@ -97,7 +97,7 @@ sink_pid=$!
 trap 'kill "$capture_pid" "$sink_pid" 2>/dev/null || true' EXIT
 rows=$(psql "$SLUICE_PG_DSN" -Atc "SELECT count(*) FROM orders")
 # Counts the order keys only (the sink's own keys start with __sluice:); SCAN does not block.
-until [ "$(redis-cli -u "$REDIS_URL" --scan --pattern 'order:*' --count 1000 | wc -l)" -ge "$rows" ]; do
+until [ "$(redis-cli -u "$REDIS_URL" --scan --pattern 'order:*' | wc -l)" -ge "$rows" ]; do
   sleep 0.5
 done
 echo "Redis holds all $rows orders; order:1 is:"
@@ -124,7 +124,7 @@ psql "$SLUICE_PG_DSN" -Atc "SELECT customer_id || ' ' || status || ' ' || amount
 psql "$SLUICE_PG_DSN" -Atc "SELECT 'HMGET order:' || id || ' customer_id status amount note' FROM orders ORDER BY id" |
   redis-cli -u "$REDIS_URL" --raw | paste -d' ' - - - - >"$demo/redis.txt"
 # Every key that is not the sink's own bookkeeping (__sluice:*).
-keys=$(redis-cli -u "$REDIS_URL" --scan --count 1000 | grep -vc '^__sluice:' || true)
+keys=$(redis-cli -u "$REDIS_URL" --scan | grep -vc '^__sluice:' || true)
 if cmp -s "$demo/pg.txt" "$demo/redis.txt" && [ "$keys" -eq "$(wc -l <"$demo/pg.txt")" ]; then
   echo "Redis equals Postgres: $keys orders, every field, no other keys"
 else
