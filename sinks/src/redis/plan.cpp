@@ -233,8 +233,8 @@ std::string entry(const std::string& position, char state, const std::string& ta
   return e;
 }
 
-// Appends a column's hash field value; false for NULL (no field).
-bool put_field(request& r, const schemas::value& v) {
+// Appends a column's hash field value (never called for NULL, which has no field).
+void put_field(request& r, const schemas::value& v) {
   if (const auto* s = std::get_if<std::string>(&v)) {
     r.arg(*s);
   } else if (const auto* i = std::get_if<std::int64_t>(&v)) {
@@ -242,11 +242,8 @@ bool put_field(request& r, const schemas::value& v) {
   } else if (const auto* b = std::get_if<bool>(&v)) {
     r.arg(*b ? "true" : "false");
   } else {
-    auto text = field_text(v);
-    if (!text) return false;
-    r.arg(*text);
+    r.arg(field_text(v).value_or(""));
   }
-  return true;
 }
 
 // The kept members of `prior` appended to `doc` (both compact JSON objects).
