@@ -6,6 +6,7 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <vector>
 
 #include "sluice/schemas/codec.hpp"
 #include "sluice/sinks/event_decoder.hpp"
@@ -102,10 +103,56 @@ TEST_CASE("fast decoding equals decode_event on random events and odd inputs", "
   }
 }
 
+TEST_CASE("fast decoding equals decode_event on spellings the encoder does not write",
+          "[unit][sinks]") {
+  // Each spelling is valid JSON (or close to it) that encode_event would write differently, so
+  // the scanner must leave it to decode_event; the canonical ones next to them stay fast.
+  const auto event = [](const std::string& after, const std::string& lsn = "16/B374D848",
+                        const std::string& seq = "0", const std::string& ts = "1") {
+    return R"({"op":"c","before":null,"after":)" + after +
+           R"(,"unchanged":[],"source":{"connector":"sluice","version":"0.1.0","db":"d","schema":"s","table":"t","lsn":")" +
+           lsn + R"(","commit_lsn":")" + lsn + R"(","seq":)" + seq +
+           R"(,"txId":1,"ts_ms":1,"snapshot":false},"ts_ms":)" + ts + "}";
+  };
+  const std::vector<std::string> rows{
+      // integers
+      R"({"id":7})", R"({"id":-7})", R"({"id":0})", R"({"id":-0})", R"({"id":007})", R"({"id":+7})",
+      R"({"id":9223372036854775807})", R"({"id":-9223372036854775808})",
+      R"({"id":9223372036854775808})",
+      // doubles
+      R"({"f":1.5})", R"({"f":1.50})", R"({"f":2.0})", R"({"f":2})", R"({"f":1e5})", R"({"f":1E5})",
+      R"({"f":100000.0})", R"({"f":1e+20})", R"({"f":-0.0})", R"({"f":0.1})", R"({"f":.5})",
+      R"({"f":1.})",
+      // strings: escapes, valid and ill-formed UTF-8 (overlong, truncated, surrogate), DEL
+      R"({"s":"caf\u00e9"})", "{\"s\":\"caf\xC3\xA9\"}", "{\"s\":\"\xF0\x9F\x98\x80\"}",
+      "{\"s\":\"bad \xFF byte\"}", "{\"s\":\"\xC0\xAF\"}", "{\"s\":\"cut \xC3\"}",
+      "{\"s\":\"\xED\xA0\x80\"}", "{\"s\":\"tab\there\"}", R"({"s":"del \u007f"})",
+      "{\"s\":\"del \x7F\"}",
+      // embedded JSON, literals, layout
+      R"({"j":{"a":1,"b":[1,2]}})", R"({"j":{"b":1,"a":2}})", R"({"j":[1, 2]})",
+      R"({"j":{"a":1.50}})", R"({"a":1,"b":true,"c":false,"d":null})", R"({})", R"({"id":7 })",
+      R"({ "id":7})"};
+  for (const auto& after : rows) same_as_schemas(event(after));
+  for (const char* lsn :
+       {"0/0", "0/1", "FFFFFFFF/FFFFFFFF", "16/b374d848", "016/B374D848", "16/0B374D84", "16/",
+        "/1", "1/2/3", "123456789/1", "G/1", "-1/1", "+1/1", "1 /1"}) {
+    same_as_schemas(event(R"({"id":1})", lsn));
+  }
+  for (const char* seq : {"0", "4294967295", "4294967296", "-0", "01", "-1", "1.0"}) {
+    same_as_schemas(event(R"({"id":1})", "0/1", seq));
+  }
+  for (const char* ts : {"-1", "-0", "00", "1e3"}) {
+    same_as_schemas(event(R"({"id":1})", "0/1", "0", ts));
+  }
+}
+
 TEST_CASE("fast key decoding equals decode_key", "[unit][sinks]") {
-  for (const std::string& key : {std::string(R"({"id":7})"), std::string(R"({"a":1,"b":"x y"})"),
-                                 std::string("{}"), std::string(R"({"id":"q\"uote"})"),
-                                 std::string("not a key"), std::string(R"({"id":7} )")}) {
+  for (const std::string& key :
+       {std::string(R"({"id":7})"), std::string(R"({"a":1,"b":"x y"})"), std::string("{}"),
+        std::string(R"({"id":"q\"uote"})"), std::string("not a key"), std::string(R"({"id":7} )"),
+        std::string(R"({"id":-0})"), std::string(R"({"id":07})"), std::string(R"({"f":1.50})"),
+        std::string(R"({"f":0.25})"), std::string("{\"s\":\"\xC3\xA9\"}"),
+        std::string("{\"s\":\"\xC3\"}")}) {
     INFO(key);
     auto fast = sinks::decode_key(key);
     auto slow = schemas::decode_key(key);
