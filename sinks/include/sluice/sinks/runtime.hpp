@@ -98,6 +98,7 @@ class sink_runtime final : public assignment_handler {
   };
 
   void add(source_record record);
+  partition_state& state_of(const source_record& record);
   bool flush(bool commit_now = false);
   bool finish_in_flight();
   bool apply_range(std::vector<sink_event>& events, std::size_t begin, std::size_t end);
@@ -119,10 +120,13 @@ class sink_runtime final : public assignment_handler {
   std::chrono::steady_clock::duration in_flight_duration_{};
   std::chrono::steady_clock::time_point batch_started_;
   std::map<partition_ref, partition_state> partitions_;
+  // The partitions_ entry of the last record added, if still there (see state_of()).
+  std::pair<const partition_ref, partition_state>* last_state_ = nullptr;
   std::map<partition_ref, std::int64_t> applied_;      // applied next-offsets
   std::map<partition_ref, std::int64_t> uncommitted_;  // applied, not yet committed
   std::optional<run_outcome> ended_;  // set when the loop must end (from inside a callback too)
   run_outcome totals_;
+  std::chrono::steady_clock::time_point now_;  // read after each poll()
   std::chrono::steady_clock::time_point last_report_;
   std::chrono::steady_clock::time_point last_commit_;
   std::chrono::steady_clock::duration time_applying_{};  // in sink_kind::apply
