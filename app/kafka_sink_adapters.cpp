@@ -14,6 +14,7 @@ transport::consumer_options sink_consumer_options(const std::string& brokers,
       {"heartbeat.interval.ms", "1500"},
       {"fetch.wait.max.ms", "50"},
   };
+  o.read_headers = false;  // source_record has none: the runtime never reads them
   return o;
 }
 

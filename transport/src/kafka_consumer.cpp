@@ -9,6 +9,7 @@ namespace sluice::transport {
 
 struct kafka_consumer::impl {
   rd_kafka_t* rk = nullptr;
+  bool read_headers = true;
   bool closed = false;
   rebalance_handler handler;
 };
@@ -69,6 +70,7 @@ void on_rebalance(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition
 }  // namespace
 
 kafka_consumer::kafka_consumer(const consumer_options& options) : impl_(std::make_unique<impl>()) {
+  impl_->read_headers = options.read_headers;
   // Offsets are committed by hand, after the sink's writes are durable: never automatically.
   std::map<std::string, std::string> props{
       {"bootstrap.servers", options.brokers},
@@ -128,7 +130,8 @@ std::expected<std::optional<kafka_record>, kafka_error> kafka_consumer::poll(int
     rec.value.emplace(static_cast<const char*>(msg->payload), msg->len);
   }
   rd_kafka_headers_t* headers = nullptr;
-  if (rd_kafka_message_headers(msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+  if (impl_->read_headers &&
+      rd_kafka_message_headers(msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
     const char* name = nullptr;
     const void* val = nullptr;
     size_t size = 0;

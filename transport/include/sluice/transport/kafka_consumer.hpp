@@ -18,6 +18,9 @@ struct consumer_options {
   /// Where a group with no committed offset starts: "earliest" or "latest".
   std::string auto_offset_reset = "earliest";
   std::map<std::string, std::string> extra;
+  /// Fill kafka_record::headers. librdkafka parses a message's headers into a list it allocates
+  /// when asked, even when there are none: a consumer that ignores them saves that per record.
+  bool read_headers = true;
 };
 
 struct kafka_record {
