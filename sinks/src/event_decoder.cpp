@@ -167,9 +167,13 @@ class scanner {
         out = false;
         return literal("false");
       case '"': {
-        std::string s;
-        if (!string(s)) return false;
-        out = std::move(s);
+        std::string_view text;
+        if (!string(text)) return false;
+        if (auto* held = std::get_if<std::string>(&out)) {
+          held->assign(text);  // keeps the string's buffer
+        } else {
+          out.emplace<std::string>(text);
+        }
         return true;
       }
       case '{':
@@ -180,27 +184,30 @@ class scanner {
     }
   }
 
+  // Overwrites `out`, reusing the columns it has (and their strings' buffers).
   bool row(schemas::row& out) {
     if (!literal("{")) return false;
-    if (literal("}")) return true;
-    // Columns are read into a reused buffer, then moved into a vector of the right size: one
-    // allocation per row instead of one per doubling.
-    thread_local std::vector<schemas::column_value> columns;
-    columns.clear();
-    for (;;) {
-      auto& c = columns.emplace_back();
-      if (!string(c.name) || !literal(":") || !value(c.v)) return false;
-      if (literal("}")) break;
-      if (!literal(",")) return false;
+    auto& columns = out.columns;
+    std::size_t count = 0;
+    if (!literal("}")) {
+      for (;;) {
+        if (count == columns.size()) columns.emplace_back();
+        auto& c = columns[count++];
+        if (!string(c.name) || !literal(":") || !value(c.v)) return false;
+        if (literal("}")) break;
+        if (!literal(",")) return false;
+      }
     }
-    out.columns.assign(std::make_move_iterator(columns.begin()),
-                       std::make_move_iterator(columns.end()));
+    columns.resize(count);
     return true;
   }
 
   bool optional_row(std::optional<schemas::row>& out) {
-    if (literal("null")) return true;
-    out.emplace();
+    if (literal("null")) {
+      out.reset();
+      return true;
+    }
+    if (!out) out.emplace();
     return row(*out);
   }
 
@@ -280,11 +287,12 @@ bool lsn_field(scanner& s, std::string_view name, schemas::lsn& out) {
   return s.literal(name) && s.lsn(out);
 }
 
-std::optional<schemas::change_event> fast_event(std::string_view json) {
+// Reads `json` into `e`, overwriting every field and reusing the memory `e` holds. On false,
+// `e` is left half-written.
+bool fast_event(std::string_view json, schemas::change_event& e) {
   scanner s(json);
-  schemas::change_event e;
   std::string_view op;
-  if (!s.literal(R"({"op":)") || !s.string(op) || op.size() != 1) return std::nullopt;
+  if (!s.literal(R"({"op":)") || !s.string(op) || op.size() != 1) return false;
   switch (op[0]) {
     case 'c':
     case 'u':
@@ -294,20 +302,21 @@ std::optional<schemas::change_event> fast_event(std::string_view json) {
       e.op = static_cast<schemas::op>(op[0]);
       break;
     default:
-      return std::nullopt;
+      return false;
   }
-  if (!s.literal(R"(,"before":)") || !s.optional_row(e.before)) return std::nullopt;
-  if (!s.literal(R"(,"after":)") || !s.optional_row(e.after)) return std::nullopt;
-  if (!s.literal(R"(,"unchanged":[)")) return std::nullopt;
+  if (!s.literal(R"(,"before":)") || !s.optional_row(e.before)) return false;
+  if (!s.literal(R"(,"after":)") || !s.optional_row(e.after)) return false;
+  if (!s.literal(R"(,"unchanged":[)")) return false;
+  std::size_t unchanged = 0;
   if (!s.literal("]")) {
     for (;;) {
-      std::string name;
-      if (!s.string(name)) return std::nullopt;
-      e.unchanged.push_back(std::move(name));
+      if (unchanged == e.unchanged.size()) e.unchanged.emplace_back();
+      if (!s.string(e.unchanged[unchanged++])) return false;
       if (s.literal("]")) break;
-      if (!s.literal(",")) return std::nullopt;
+      if (!s.literal(",")) return false;
     }
   }
+  e.unchanged.resize(unchanged);
   auto& src = e.source;
   std::int64_t seq = 0;
   if (!s.literal(R"(,"source":{"connector":)") || !s.string(src.connector) ||
@@ -318,46 +327,66 @@ std::optional<schemas::change_event> fast_event(std::string_view json) {
       !lsn_field(s, R"(,"commit_lsn":)", src.commit_lsn) || !s.literal(R"(,"seq":)") ||
       !s.integer(seq) || !s.literal(R"(,"txId":)") || !s.integer(src.tx_id) ||
       !s.literal(R"(,"ts_ms":)") || !s.integer(src.ts_ms) || !s.literal(R"(,"snapshot":)")) {
-    return std::nullopt;
+    return false;
   }
   if (s.literal("true")) {
     src.snapshot = true;
-  } else if (!s.literal("false")) {
-    return std::nullopt;
+  } else if (s.literal("false")) {
+    src.snapshot = false;
+  } else {
+    return false;
   }
   if (!s.literal(R"(},"ts_ms":)") || !s.integer(e.ts_ms) || !s.literal("}") || !s.at_end()) {
-    return std::nullopt;
+    return false;
   }
   if (seq < 0 || seq > std::numeric_limits<std::uint32_t>::max() || src.tx_id < 0) {
-    return std::nullopt;
+    return false;
   }
   src.seq = static_cast<std::uint32_t>(seq);
   // The envelope's rules per op (docs/events.md); a breach goes to decode_event for its message.
   using schemas::op;
   const bool before_ok = e.op == op::update || (e.op == op::remove) == e.before.has_value();
   const bool after_ok = (e.op == op::remove || e.op == op::truncate) != e.after.has_value();
-  if (!before_ok || !after_ok) return std::nullopt;
+  if (!before_ok || !after_ok) return false;
   if (!e.unchanged.empty()) {
-    if (e.op != op::update && e.op != op::create) return std::nullopt;
+    if (e.op != op::update && e.op != op::create) return false;
     for (const auto& name : e.unchanged) {
-      if (e.after->find(name) != nullptr) return std::nullopt;
+      if (e.after->find(name) != nullptr) return false;
     }
   }
-  return e;
+  return true;
 }
 
 }  // namespace
 
+std::expected<void, schemas::decode_error> decode_value(std::string_view json,
+                                                        schemas::change_event& out) {
+  if (fast_event(json, out)) return {};
+  auto decoded = schemas::decode_event(json);
+  if (!decoded) return std::unexpected(std::move(decoded.error()));
+  out = std::move(*decoded);
+  return {};
+}
+
+std::expected<void, schemas::decode_error> decode_key(std::string_view json, schemas::row& out) {
+  scanner s(json);
+  if (s.row(out) && s.at_end()) return {};
+  auto decoded = schemas::decode_key(json);
+  if (!decoded) return std::unexpected(std::move(decoded.error()));
+  out = std::move(*decoded);
+  return {};
+}
+
 std::expected<schemas::change_event, schemas::decode_error> decode_value(std::string_view json) {
-  if (auto e = fast_event(json)) return std::move(*e);
-  return schemas::decode_event(json);
+  schemas::change_event e;
+  if (auto ok = decode_value(json, e); !ok) return std::unexpected(std::move(ok.error()));
+  return e;
 }
 
 std::expected<schemas::row, schemas::decode_error> decode_key(std::string_view json) {
-  scanner s(json);
   schemas::row r;
-  if (s.row(r) && s.at_end()) return r;
-  return schemas::decode_key(json);
+  if (auto ok = decode_key(json, r); !ok) return std::unexpected(std::move(ok.error()));
+  return r;
 }
 
 }  // namespace sluice::sinks

@@ -23,4 +23,12 @@ namespace sluice::sinks {
 /// The same for record keys (schemas::decode_key).
 [[nodiscard]] std::expected<schemas::row, schemas::decode_error> decode_key(std::string_view json);
 
+/// The same results, written into `out` and reusing the memory it holds (its strings' and rows'
+/// buffers): a caller that decodes record after record into recycled events does not allocate
+/// per record. Every field of `out` is overwritten on success; on error `out` is unspecified.
+[[nodiscard]] std::expected<void, schemas::decode_error> decode_value(std::string_view json,
+                                                                      schemas::change_event& out);
+[[nodiscard]] std::expected<void, schemas::decode_error> decode_key(std::string_view json,
+                                                                    schemas::row& out);
+
 }  // namespace sluice::sinks
