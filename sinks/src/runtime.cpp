@@ -76,7 +76,8 @@ run_outcome sink_runtime::run(const std::atomic<bool>& stop) {
       continue;
     }
     if (*polled) {
-      add(std::move(**polled));
+      incoming_.record = std::move(**polled);
+      add();
     } else {
       // Idle: apply what is pending, and commit what the last batches applied in time.
       flush();
@@ -100,24 +101,26 @@ run_outcome sink_runtime::run(const std::atomic<bool>& stop) {
   return out;
 }
 
-void sink_runtime::add(source_record record) {
+void sink_runtime::add() {
+  // incoming_ is a recycled event: every field is overwritten here (decoding reuses the memory
+  // it holds), and it joins the batch only if it decoded.
+  sink_event& e = incoming_;
+  const source_record& record = e.record;
   auto& state = state_of(record);
-  sink_event e;
-  auto key = decode_key(record.key);
   std::string problem;
-  if (!key) {
+  e.tombstone_of.reset();
+  if (auto key = decode_key(record.key, e.key); !key) {
     problem = "record key: " + key.error().message;
   } else if (record.value) {
-    auto change = decode_value(*record.value);
-    if (!change) {
+    if (!e.change) e.change.emplace();
+    if (auto change = decode_value(*record.value, *e.change); !change) {
       problem = change.error().message;
     } else {
-      const auto& source = change->source;
-      e.table.reserve(source.schema.size() + 1 + source.table.size());
-      e.table.append(source.schema).append(1, '.').append(source.table);
-      e.change = std::move(*change);
+      const auto& source = e.change->source;
+      e.table.assign(source.schema).append(1, '.').append(source.table);
     }
   } else {
+    e.change.reset();
     auto it = options_.tables_by_topic.find(record.topic);
     if (it == options_.tables_by_topic.end()) {
       problem = "tombstone on a topic of no configured table";
@@ -135,7 +138,6 @@ void sink_runtime::add(source_record record) {
     handle_bad(record, problem);
     return;
   }
-  e.key = std::move(*key);
 
   const bool starts_transaction =
       e.change && (!state.has_last || e.change->source.commit_lsn != state.last_commit_lsn);
@@ -158,8 +160,19 @@ void sink_runtime::add(source_record record) {
   }
   // A fresh reading: the flush above may have waited for the batch in flight.
   if (batch_.empty()) batch_started_ = clock::now();
-  e.record = std::move(record);
-  batch_.push_back(std::move(e));
+  batch_.push(incoming_);
+}
+
+void sink_runtime::event_buffer::push(sink_event& e) {
+  if (size_ == events_.size()) events_.emplace_back();
+  std::swap(events_[size_++], e);
+  // Recycled buffers keep their size: an event that carried a large record is let go, so that
+  // one huge row does not stay allocated in every slot it passes through.
+  constexpr std::size_t max_recycled_bytes = 64 * 1024;
+  if (e.record.key.capacity() > max_recycled_bytes ||
+      (e.record.value && e.record.value->capacity() > max_recycled_bytes)) {
+    e = sink_event{};
+  }
 }
 
 sink_runtime::partition_state& sink_runtime::state_of(const source_record& record) {
@@ -178,7 +191,7 @@ bool same_partition(const source_record& a, const source_record& b) {
   return a.partition == b.partition && a.topic == b.topic;
 }
 
-std::vector<partition_offset> next_offsets(const std::vector<sink_event>& events, std::size_t begin,
+std::vector<partition_offset> next_offsets(std::span<const sink_event> events, std::size_t begin,
                                            std::size_t end) {
   // The next-offset of every partition in the range, once it is applied, in partition_ref
   // order. Keys point into the events (no copy per record) and a run of records of one
@@ -209,10 +222,10 @@ bool sink_runtime::flush(bool commit_now) {
       // A swap, not a move: batch_ takes the emptied in-flight vector and keeps its capacity,
       // so a batch does not grow (and move every event) from zero each time.
       std::swap(batch_, in_flight_);
-      in_flight_offsets_ = next_offsets(in_flight_, 0, in_flight_.size());
+      in_flight_offsets_ = next_offsets(in_flight_.view(), 0, in_flight_.size());
       in_flight_result_ = std::async(std::launch::async, [this] {
         const auto start = clock::now();
-        auto r = kind_.apply(in_flight_, in_flight_offsets_);
+        auto r = kind_.apply(in_flight_.view(), in_flight_offsets_);
         in_flight_duration_ = clock::now() - start;  // read after get(), which synchronises
         return r;
       });
@@ -255,15 +268,13 @@ void sink_runtime::record_applied(const std::vector<partition_offset>& offsets,
   }
 }
 
-bool sink_runtime::apply_range(std::vector<sink_event>& events, std::size_t begin,
-                               std::size_t end) {
+bool sink_runtime::apply_range(event_buffer& events, std::size_t begin, std::size_t end) {
   auto delay = options_.retry_min;
   auto last_warning = clock::time_point{};
   while (begin < end) {
-    const auto offsets = next_offsets(events, begin, end);
+    const auto offsets = next_offsets(events.view(), begin, end);
     const auto apply_start = clock::now();
-    auto result =
-        kind_.apply(std::span<const sink_event>(events).subspan(begin, end - begin), offsets);
+    auto result = kind_.apply(events.view().subspan(begin, end - begin), offsets);
     time_applying_ += clock::now() - apply_start;
     if (result) {
       record_applied(offsets, *result);

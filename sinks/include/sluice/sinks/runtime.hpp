@@ -6,6 +6,7 @@
 #include <future>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -97,11 +98,29 @@ class sink_runtime final : public assignment_handler {
     schemas::position last_delete_position;
   };
 
-  void add(source_record record);
+  /// The events of a batch. clear() keeps them for reuse: push() hands back a recycled event,
+  /// and decoding the next record into it reuses its strings' and rows' buffers instead of
+  /// allocating (and later freeing) them per record.
+  class event_buffer {
+   public:
+    [[nodiscard]] std::size_t size() const { return size_; }
+    [[nodiscard]] bool empty() const { return size_ == 0; }
+    [[nodiscard]] const sink_event& operator[](std::size_t i) const { return events_[i]; }
+    [[nodiscard]] std::span<const sink_event> view() const { return {events_.data(), size_}; }
+    /// Appends `e` and leaves a recycled event in it.
+    void push(sink_event& e);
+    void clear() { size_ = 0; }
+
+   private:
+    std::vector<sink_event> events_;  // the batch is [0, size_); the rest are recycled
+    std::size_t size_ = 0;
+  };
+
+  void add();  // decodes incoming_ and adds it to the batch
   partition_state& state_of(const source_record& record);
   bool flush(bool commit_now = false);
   bool finish_in_flight();
-  bool apply_range(std::vector<sink_event>& events, std::size_t begin, std::size_t end);
+  bool apply_range(event_buffer& events, std::size_t begin, std::size_t end);
   void record_applied(const std::vector<partition_offset>& offsets, const apply_stats& stats);
   bool handle_bad(const source_record& record, const std::string& reason);
   bool commit_pending(bool now);
@@ -113,8 +132,9 @@ class sink_runtime final : public assignment_handler {
   dead_letter_queue* dead_letters_;
 
   const std::atomic<bool>* stop_ = nullptr;
-  std::vector<sink_event> batch_;
-  std::vector<sink_event> in_flight_;  // being applied on the helper thread
+  sink_event incoming_;  // the record being decoded
+  event_buffer batch_;
+  event_buffer in_flight_;  // being applied on the helper thread
   std::vector<partition_offset> in_flight_offsets_;
   std::future<std::expected<apply_stats, apply_error>> in_flight_result_;
   std::chrono::steady_clock::duration in_flight_duration_{};
