@@ -76,8 +76,9 @@ run_outcome sink_runtime::run(const std::atomic<bool>& stop) {
       continue;
     }
     if (*polled) {
-      incoming_.record = std::move(**polled);
-      add();
+      sink_event& e = batch_.start_next();
+      e.record = std::move(**polled);
+      add(e);
     } else {
       // Idle: apply what is pending, and commit what the last batches applied in time.
       flush();
@@ -101,33 +102,33 @@ run_outcome sink_runtime::run(const std::atomic<bool>& stop) {
   return out;
 }
 
-void sink_runtime::add() {
-  // incoming_ is a recycled event: every field is overwritten here (decoding reuses the memory
-  // it holds), and it joins the batch only if it decoded.
-  sink_event& e = incoming_;
-  const source_record& record = e.record;
-  auto& state = state_of(record);
+void sink_runtime::add(sink_event& slot) {
+  // `slot` is the recycled event just past the batch, holding the new record: every other
+  // field is overwritten here (decoding reuses the memory it holds), and it joins the batch
+  // only if it decoded.
+  sink_event* e = &slot;
+  auto& state = state_of(e->record);
   std::string problem;
-  e.tombstone_of.reset();
-  if (auto key = decode_key(record.key, e.key); !key) {
+  e->tombstone_of.reset();
+  if (auto key = decode_key(e->record.key, e->key); !key) {
     problem = "record key: " + key.error().message;
-  } else if (record.value) {
-    if (!e.change) e.change.emplace();
-    if (auto change = decode_value(*record.value, *e.change); !change) {
+  } else if (e->record.value) {
+    if (!e->change) e->change.emplace();
+    if (auto change = decode_value(*e->record.value, *e->change); !change) {
       problem = change.error().message;
     } else {
-      const auto& source = e.change->source;
-      e.table.assign(source.schema).append(1, '.').append(source.table);
+      const auto& source = e->change->source;
+      e->table.assign(source.schema).append(1, '.').append(source.table);
     }
   } else {
-    e.change.reset();
-    auto it = options_.tables_by_topic.find(record.topic);
+    e->change.reset();
+    auto it = options_.tables_by_topic.find(e->record.topic);
     if (it == options_.tables_by_topic.end()) {
       problem = "tombstone on a topic of no configured table";
     } else {
-      e.table = it->second;
-      if (state.last_delete_key && *state.last_delete_key == record.key) {
-        e.tombstone_of = state.last_delete_position;
+      e->table = it->second;
+      if (state.last_delete_key && *state.last_delete_key == e->record.key) {
+        e->tombstone_of = state.last_delete_position;
       }
     }
   }
@@ -135,23 +136,28 @@ void sink_runtime::add() {
     // Everything before the bad record is applied first, so the worker can stop exactly there.
     if (!flush(true)) return;
     state.last_delete_key.reset();
-    handle_bad(record, problem);
+    handle_bad(e->record, problem);
     return;
   }
 
   const bool starts_transaction =
-      e.change && (!state.has_last || e.change->source.commit_lsn != state.last_commit_lsn);
+      e->change && (!state.has_last || e->change->source.commit_lsn != state.last_commit_lsn);
   const bool due =
       batch_.size() >= options_.max_batch_events || now_ - batch_started_ >= options_.linger;
   if (!batch_.empty() && ((due && starts_transaction) || batch_.size() >= options_.hard_cap)) {
     if (!flush()) return;
+    // The flush handed the batch on (to the helper thread, or applied and cleared it) with the
+    // slot of this event just past its end: move the event to the new batch's next slot.
+    sink_event& next = batch_.start_next();
+    if (&next != e) std::swap(next, *e);
+    e = &next;
   }
-  if (e.change) {
+  if (e->change) {
     state.has_last = true;
-    state.last_commit_lsn = e.change->source.commit_lsn;
-    if (e.change->op == schemas::op::remove) {
-      state.last_delete_key = record.key;
-      state.last_delete_position = e.change->source.pos();
+    state.last_commit_lsn = e->change->source.commit_lsn;
+    if (e->change->op == schemas::op::remove) {
+      state.last_delete_key = e->record.key;
+      state.last_delete_position = e->change->source.pos();
     } else {
       state.last_delete_key.reset();
     }
@@ -160,12 +166,12 @@ void sink_runtime::add() {
   }
   // A fresh reading: the flush above may have waited for the batch in flight.
   if (batch_.empty()) batch_started_ = clock::now();
-  batch_.push(incoming_);
+  batch_.push_next();
 }
 
-void sink_runtime::event_buffer::push(sink_event& e) {
+sink_event& sink_runtime::event_buffer::start_next() {
   if (size_ == events_.size()) events_.emplace_back();
-  std::swap(events_[size_++], e);
+  sink_event& e = events_[size_];
   // Recycled buffers keep their size: an event that carried a large record is let go, so that
   // one huge row does not stay allocated in every slot it passes through.
   constexpr std::size_t max_recycled_bytes = 64 * 1024;
@@ -173,6 +179,7 @@ void sink_runtime::event_buffer::push(sink_event& e) {
       (e.record.value && e.record.value->capacity() > max_recycled_bytes)) {
     e = sink_event{};
   }
+  return e;
 }
 
 sink_runtime::partition_state& sink_runtime::state_of(const source_record& record) {

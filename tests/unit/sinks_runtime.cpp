@@ -317,6 +317,7 @@ TEST_CASE("events reach the kind as decoded afresh, though the runtime reuses th
   auto o = options();
   o.max_batch_events = 3;
   o.on_error = on_bad_event::dead_letter;
+  o.overlap = GENERATE(true, false);
   sink_runtime runtime(o, source, kind, &dlq);
   auto outcome = runtime.run(stop);
   CHECK(outcome.result == run_outcome::status::stopped);

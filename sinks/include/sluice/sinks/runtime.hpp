@@ -98,17 +98,19 @@ class sink_runtime final : public assignment_handler {
     schemas::position last_delete_position;
   };
 
-  /// The events of a batch. clear() keeps them for reuse: push() hands back a recycled event,
-  /// and decoding the next record into it reuses its strings' and rows' buffers instead of
-  /// allocating (and later freeing) them per record.
+  /// The events of a batch. clear() keeps them for reuse: the next record is read and decoded
+  /// into the recycled event just past the batch, reusing its strings' and rows' buffers
+  /// instead of allocating (and later freeing) them per record.
   class event_buffer {
    public:
     [[nodiscard]] std::size_t size() const { return size_; }
     [[nodiscard]] bool empty() const { return size_ == 0; }
     [[nodiscard]] const sink_event& operator[](std::size_t i) const { return events_[i]; }
     [[nodiscard]] std::span<const sink_event> view() const { return {events_.data(), size_}; }
-    /// Appends `e` and leaves a recycled event in it.
-    void push(sink_event& e);
+    /// The event just past the batch, for the next record (valid until the buffer changes).
+    sink_event& start_next();
+    /// Makes that event part of the batch.
+    void push_next() { ++size_; }
     void clear() { size_ = 0; }
 
    private:
@@ -116,7 +118,7 @@ class sink_runtime final : public assignment_handler {
     std::size_t size_ = 0;
   };
 
-  void add();  // decodes incoming_ and adds it to the batch
+  void add(sink_event& slot);  // decodes batch_'s next event and adds it to the batch
   partition_state& state_of(const source_record& record);
   bool flush(bool commit_now = false);
   bool finish_in_flight();
@@ -132,7 +134,6 @@ class sink_runtime final : public assignment_handler {
   dead_letter_queue* dead_letters_;
 
   const std::atomic<bool>* stop_ = nullptr;
-  sink_event incoming_;  // the record being decoded
   event_buffer batch_;
   event_buffer in_flight_;  // being applied on the helper thread
   std::vector<partition_offset> in_flight_offsets_;
