@@ -41,19 +41,25 @@ run_outcome sink_runtime::run(const std::atomic<bool>& stop) {
       if (flush(true)) ended_ = run_outcome{run_outcome::status::stopped, "stopped", 0, 0, 0};
       break;
     }
-    // The clock is read twice per record, around poll(); add() and the report use the second
-    // reading (a few microseconds old at most) instead of reading it again.
-    const auto poll_start = clock::now();
-    int timeout_ms = 100;
-    if (!batch_.empty()) {
-      const auto age = poll_start - batch_started_;
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(options_.linger - age);
-      timeout_ms = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100));
+    // A record already fetched comes back from poll(0) at once; only a poll that may wait gets
+    // the linger deadline and is timed (time_waiting_). So while records flow, the clock is
+    // read once per record, after poll(), and add() and the report use that reading.
+    auto polled = source_.poll(0);
+    if (!ended_ && polled && !*polled) {
+      const auto poll_start = clock::now();
+      int timeout_ms = 100;
+      if (!batch_.empty()) {
+        const auto age = poll_start - batch_started_;
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(options_.linger - age);
+        timeout_ms = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100));
+      }
+      polled = source_.poll(timeout_ms);
+      now_ = clock::now();
+      time_waiting_ += now_ - poll_start;
+    } else {
+      now_ = clock::now();
     }
-    auto polled = source_.poll(timeout_ms);
-    now_ = clock::now();
-    time_waiting_ += now_ - poll_start;
     if (ended_) break;  // a rebalance callback inside poll() ended the run
     if (!polled) {
       if (polled.error().fatal) {
