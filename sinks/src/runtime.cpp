@@ -44,7 +44,7 @@ run_outcome sink_runtime::run(const std::atomic<bool>& stop) {
     // A record already fetched comes back from poll(0) at once; only a poll that may wait gets
     // the linger deadline and is timed (time_waiting_). So while records flow, the clock is
     // read once per record, after poll(), and add() and the report use that reading.
-    auto polled = source_.poll(0);
+    auto polled = source_.poll(0, incoming_);
     if (!ended_ && polled && !*polled) {
       const auto poll_start = clock::now();
       int timeout_ms = 100;
@@ -54,7 +54,7 @@ run_outcome sink_runtime::run(const std::atomic<bool>& stop) {
             std::chrono::duration_cast<std::chrono::milliseconds>(options_.linger - age);
         timeout_ms = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100));
       }
-      polled = source_.poll(timeout_ms);
+      polled = source_.poll(timeout_ms, incoming_);
       now_ = clock::now();
       time_waiting_ += now_ - poll_start;
     } else {
@@ -82,8 +82,9 @@ run_outcome sink_runtime::run(const std::atomic<bool>& stop) {
       continue;
     }
     if (*polled) {
+      // Swapped, not copied: incoming_ takes the recycled event's buffers for the next poll.
       sink_event& e = batch_.start_next();
-      e.record = std::move(**polled);
+      std::swap(e.record, incoming_);
       add(e);
     } else {
       // Idle: apply what is pending, and commit what the last batches applied in time.

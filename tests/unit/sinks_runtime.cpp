@@ -36,7 +36,7 @@ class scripted_source : public record_source {
   bool assigned = false;
 
   void set_assignment_handler(assignment_handler* h) override { handler = h; }
-  std::expected<std::optional<source_record>, source_error> poll(int) override {
+  std::expected<bool, source_error> poll(int, source_record& into) override {
     if (!assigned) {
       assigned = true;
       handler->on_assigned({{"t", 0}, {"t", 1}});
@@ -44,11 +44,11 @@ class scripted_source : public record_source {
     if (before_poll) before_poll();
     if (records.empty()) {
       if (stop_when_empty != nullptr) *stop_when_empty = true;
-      return std::optional<source_record>{};
+      return false;
     }
-    auto r = std::move(records.front());
+    into = std::move(records.front());
     records.pop_front();
-    return std::optional<source_record>{std::move(r)};
+    return true;
   }
   std::expected<void, source_error> commit(const std::vector<partition_offset>& o) override {
     commits.push_back(o);

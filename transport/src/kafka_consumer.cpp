@@ -112,23 +112,40 @@ std::expected<void, kafka_error> kafka_consumer::subscribe(const std::vector<std
 }
 
 std::expected<std::optional<kafka_record>, kafka_error> kafka_consumer::poll(int timeout_ms) {
+  kafka_record rec;
+  auto got = poll(timeout_ms, rec);
+  if (!got) return std::unexpected(std::move(got.error()));
+  if (!*got) return std::optional<kafka_record>{};
+  return std::optional<kafka_record>{std::move(rec)};
+}
+
+std::expected<bool, kafka_error> kafka_consumer::poll(int timeout_ms, kafka_record& rec) {
   rd_kafka_message_t* msg = rd_kafka_consumer_poll(impl_->rk, timeout_ms);
-  if (msg == nullptr) return std::optional<kafka_record>{};
+  if (msg == nullptr) return false;
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     const rd_kafka_resp_err_t err = msg->err;
     std::string text = rd_kafka_message_errstr(msg);
     rd_kafka_message_destroy(msg);
-    if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return std::optional<kafka_record>{};
+    if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return false;
     return std::unexpected(detail::make_error(err, text));
   }
-  kafka_record rec;
-  rec.topic = rd_kafka_topic_name(msg->rkt);
+  // assign() keeps the buffers `rec` already has.
+  rec.topic.assign(rd_kafka_topic_name(msg->rkt));
   rec.partition = msg->partition;
   rec.offset = msg->offset;
-  if (msg->key != nullptr) rec.key.assign(static_cast<const char*>(msg->key), msg->key_len);
-  if (msg->payload != nullptr) {
+  if (msg->key != nullptr) {
+    rec.key.assign(static_cast<const char*>(msg->key), msg->key_len);
+  } else {
+    rec.key.clear();
+  }
+  if (msg->payload == nullptr) {
+    rec.value.reset();
+  } else if (rec.value) {
+    rec.value->assign(static_cast<const char*>(msg->payload), msg->len);
+  } else {
     rec.value.emplace(static_cast<const char*>(msg->payload), msg->len);
   }
+  rec.headers.clear();
   rd_kafka_headers_t* headers = nullptr;
   if (impl_->read_headers &&
       rd_kafka_message_headers(msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -142,7 +159,7 @@ std::expected<std::optional<kafka_record>, kafka_error> kafka_consumer::poll(int
     }
   }
   rd_kafka_message_destroy(msg);
-  return std::optional<kafka_record>{std::move(rec)};
+  return true;
 }
 
 std::expected<void, kafka_error> kafka_consumer::commit(

@@ -68,9 +68,12 @@ class record_source {
   virtual ~record_source() = default;
   /// Called before the first poll().
   virtual void set_assignment_handler(assignment_handler* handler) = 0;
-  /// The next record, nullopt when none arrived within timeout_ms.
-  [[nodiscard]] virtual std::expected<std::optional<source_record>, source_error> poll(
-      int timeout_ms) = 0;
+  /// Writes the next record into `into` and returns true; false when none arrived within
+  /// timeout_ms (`into` is then unchanged). Every field is overwritten, and implementations
+  /// assign into the strings `into` has, so a caller that recycles records does not allocate
+  /// per record.
+  [[nodiscard]] virtual std::expected<bool, source_error> poll(int timeout_ms,
+                                                               source_record& into) = 0;
   /// Records that the given next-offsets are applied (synchronously).
   [[nodiscard]] virtual std::expected<void, source_error> commit(
       const std::vector<partition_offset>& offsets) = 0;

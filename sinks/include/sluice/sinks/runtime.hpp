@@ -134,6 +134,7 @@ class sink_runtime final : public assignment_handler {
   dead_letter_queue* dead_letters_;
 
   const std::atomic<bool>* stop_ = nullptr;
+  source_record incoming_;  // where poll() writes
   event_buffer batch_;
   event_buffer in_flight_;  // being applied on the helper thread
   std::vector<partition_offset> in_flight_offsets_;
