@@ -1,6 +1,7 @@
 #include "sluice/sinks/event_decoder.hpp"
 
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cstdint>
 #include <cstring>
@@ -36,6 +37,28 @@ constexpr std::array<string_byte, 256> make_string_bytes() {
 }
 
 constexpr auto string_bytes = make_string_bytes();
+
+// The first byte at or after `p` that scanner::string must look at (quote, backslash, control
+// or non-ASCII), eight bytes at a time: strings are mostly plain ASCII. The tests are the
+// classic "has a zero byte" and "has a byte less than n" (Hacker's Delight, 6-1); in a word
+// read little-endian, the lowest flagged byte is exact (borrows only carry upwards), and the
+// last bytes of the text are left to the byte loop.
+const char* skip_plain(const char* p, const char* end) {
+  static_assert(std::endian::native == std::endian::little);
+  constexpr std::uint64_t ones = 0x0101010101010101;
+  constexpr std::uint64_t high_bits = 0x8080808080808080;
+  while (end - p >= 8) {
+    std::uint64_t word;
+    std::memcpy(&word, p, 8);
+    const std::uint64_t control = word - ones * 0x20;
+    const std::uint64_t quote = (word ^ (ones * '"')) - ones;
+    const std::uint64_t backslash = (word ^ (ones * '\\')) - ones;
+    const std::uint64_t flagged = (((control | quote | backslash) & ~word) | word) & high_bits;
+    if (flagged != 0) return p + std::countr_zero(flagged) / 8;
+    p += 8;
+  }
+  return p;
+}
 
 bool is_number_char(char c) {
   return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
@@ -114,7 +137,7 @@ class scanner {
     if (peek() != '"') return false;
     const char* start = ++p_;
     bool ascii = true;
-    for (; p_ < end_; ++p_) {
+    for (p_ = skip_plain(p_, end_); p_ < end_; ++p_) {
       switch (string_bytes[static_cast<unsigned char>(*p_)]) {
         case string_byte::plain:
           break;
@@ -134,7 +157,8 @@ class scanner {
   bool string(std::string& out) {
     std::string_view text;
     if (!string(text)) return false;
-    out.assign(text);
+    // A recycled event mostly holds the same column names and source fields already.
+    if (out != text) out.assign(text);
     return true;
   }
 
@@ -216,13 +240,23 @@ class scanner {
   }
 
  private:
+  // An integer as std::to_chars writes it: an optional '-' and digits, without leading zeros,
+  // 0 as "0" (never "-0").
   static bool canonical_integer(const char* begin, const char* end, std::int64_t& out) {
-    auto [next, ec] = std::from_chars(begin, end, out);
-    if (ec != std::errc() || next != end) return false;  // beyond int64: the slow way
-    // from_chars took the whole text, so it is an optional '-' and digits. std::to_chars
-    // writes those digits without leading zeros, and 0 as "0" (never "-0").
-    const char* digits = *begin == '-' ? begin + 1 : begin;
-    if (*digits == '0') return end - digits == 1 && digits == begin;
+    const bool negative = begin != end && *begin == '-';
+    const char* digits = negative ? begin + 1 : begin;
+    const std::ptrdiff_t count = end - digits;
+    if (count == 0 || (*digits == '0' && (count > 1 || negative))) return false;
+    if (count > 18) {  // may be beyond int64 (then the slow way): from_chars checks the range
+      auto [next, ec] = std::from_chars(begin, end, out);
+      return ec == std::errc() && next == end;
+    }
+    std::int64_t n = 0;
+    for (const char* p = digits; p != end; ++p) {
+      if (*p < '0' || *p > '9') return false;
+      n = n * 10 + (*p - '0');
+    }
+    out = negative ? -n : n;
     return true;
   }
 
