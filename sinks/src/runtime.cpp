@@ -84,7 +84,7 @@ run_outcome sink_runtime::run(const std::atomic<bool>& stop) {
     if (*polled) {
       // Swapped, not copied: incoming_ takes the recycled event's buffers for the next poll.
       sink_event& e = batch_.start_next();
-      std::swap(e.record, incoming_);
+      swap(e.record, incoming_);
       add(e);
     } else {
       // Idle: apply what is pending, and commit what the last batches applied in time.
@@ -114,7 +114,7 @@ void sink_runtime::add(sink_event& slot) {
   // field is overwritten here (decoding reuses the memory it holds), and it joins the batch
   // only if it decoded.
   sink_event* e = &slot;
-  auto& state = state_of(e->record);
+  auto& [where, state] = partition_of(e->record);
   std::string problem;
   e->tombstone_of.reset();
   if (auto key = decode_key(e->record.key, e->key); !key) {
@@ -173,7 +173,7 @@ void sink_runtime::add(sink_event& slot) {
   }
   // A fresh reading: the flush above may have waited for the batch in flight.
   if (batch_.empty()) batch_started_ = clock::now();
-  batch_.push_next();
+  batch_.push_next(where);
 }
 
 sink_event& sink_runtime::event_buffer::start_next() {
@@ -189,14 +189,41 @@ sink_event& sink_runtime::event_buffer::start_next() {
   return e;
 }
 
-sink_runtime::partition_state& sink_runtime::state_of(const source_record& record) {
+std::pair<const partition_ref, sink_runtime::partition_state>& sink_runtime::partition_of(
+    const source_record& record) {
   // Records of one partition come in runs (a fetch brings many), so the map is searched only
   // when the partition changes; the entry stays valid until on_assigned/on_revoked erase.
   if (last_state_ == nullptr || last_state_->first.partition != record.partition ||
       last_state_->first.topic != record.topic) {
     last_state_ = &*partitions_.try_emplace(record.where()).first;
   }
-  return last_state_->second;
+  return *last_state_;
+}
+
+void sink_runtime::event_buffer::push_next(const partition_ref& where) {
+  // Kept up to date here, while `where` is in cache, rather than found again for the whole
+  // batch from each record's own topic string. Records of one partition come in runs, so
+  // the last entry is usually the one.
+  const std::int64_t next = events_[size_++].record.offset + 1;
+  const auto is_where = [&where](const partition_offset& o) {
+    return o.partition.partition == where.partition && o.partition.topic == where.topic;
+  };
+  auto it = !next_offsets_.empty() && is_where(next_offsets_.back())
+                ? next_offsets_.end() - 1
+                : std::find_if(next_offsets_.begin(), next_offsets_.end(), is_where);
+  if (it == next_offsets_.end()) {
+    next_offsets_.push_back({where, next});
+  } else {
+    it->next_offset = std::max(it->next_offset, next);
+  }
+}
+
+std::vector<partition_offset> sink_runtime::event_buffer::next_offsets() const {
+  auto sorted = next_offsets_;
+  std::sort(sorted.begin(), sorted.end(), [](const partition_offset& a, const partition_offset& b) {
+    return a.partition < b.partition;
+  });
+  return sorted;
 }
 
 namespace {
@@ -236,7 +263,7 @@ bool sink_runtime::flush(bool commit_now) {
       // A swap, not a move: batch_ takes the emptied in-flight vector and keeps its capacity,
       // so a batch does not grow (and move every event) from zero each time.
       std::swap(batch_, in_flight_);
-      in_flight_offsets_ = next_offsets(in_flight_.view(), 0, in_flight_.size());
+      in_flight_offsets_ = in_flight_.next_offsets();
       in_flight_result_ = std::async(std::launch::async, [this] {
         const auto start = clock::now();
         auto r = kind_.apply(in_flight_.view(), in_flight_offsets_);

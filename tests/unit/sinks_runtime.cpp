@@ -287,6 +287,8 @@ TEST_CASE("events reach the kind as decoded afresh, though the runtime reuses th
   // Small batches, so events are recycled many times over: creates with rows of other sizes,
   // deletes, tombstones with and without their delete, truncates, keys of other shapes, and
   // bad records in between (dead-lettered) must not leave anything behind in a reused event.
+  // A transaction on partition 1 starts in the middle of each one on partition 0, so batches
+  // also hold both partitions, in either order.
   scripted_source source;
   scripted_kind kind;
   recording_dlq dlq;
@@ -294,15 +296,18 @@ TEST_CASE("events reach the kind as decoded afresh, though the runtime reuses th
   source.stop_when_empty = &stop;
   const std::string wide_row =
       R"({"id":9,"name":"a name long enough to be on the heap","n":null,"f":1.5,"j":[1,2]})";
-  const std::string wide =
-      R"({"op":"c","before":null,"after":)" + wide_row +
-      R"(,"unchanged":[],"source":{"connector":"sluice","version":"0.1.0","db":"d","schema":"public","table":"t","lsn":"0/1","commit_lsn":"0/99","seq":0,"txId":7,"ts_ms":1,"snapshot":true},"ts_ms":2})";
+  const auto wide = [&wide_row](int round) {
+    return R"({"op":"c","before":null,"after":)" + wide_row +
+           R"(,"unchanged":[],"source":{"connector":"sluice","version":"0.1.0","db":"d","schema":"public","table":"t","lsn":"0/1","commit_lsn":"1/)" +
+           std::to_string(round) + R"(","seq":0,"txId":7,"ts_ms":1,"snapshot":true},"ts_ms":2})";
+  };
   std::int64_t offset = 0;
+  std::int64_t offset_1 = 0;
   for (int round = 0; round < 20; ++round) {
     const std::string lsn = "0/" + std::to_string(100 + round);
-    source.add(0, offset++, R"({"id":9})", wide);
     source.add(0, offset++, R"({"id":1})", event_json("c", 1, lsn, 0));
     source.add(0, offset++, R"({"id":1})", event_json("d", 1, lsn, 1));
+    source.add(1, offset_1++, R"({"id":9})", wide(round));
     source.add(0, offset++, R"({"id":1})", std::nullopt);
     source.add(0, offset++, R"({"id":2})", std::nullopt);
     source.add(
@@ -313,7 +318,8 @@ TEST_CASE("events reach the kind as decoded afresh, though the runtime reuses th
     source.add(0, offset++, R"({"id":"a key long enough to be on the heap"})",
                event_json("u", 4, lsn, 3));
   }
-  const std::vector<source_record> sent(source.records.begin(), source.records.end());
+  std::map<std::pair<int, std::int64_t>, source_record> sent;
+  for (const auto& r : source.records) sent[{r.partition, r.offset}] = r;
   auto o = options();
   o.max_batch_events = 3;
   o.on_error = on_bad_event::dead_letter;
@@ -325,10 +331,16 @@ TEST_CASE("events reach the kind as decoded afresh, though the runtime reuses th
 
   std::size_t seen = 0;
   std::optional<schemas::position> last_delete;
-  for (const auto& batch : kind.batches) {
+  for (std::size_t b = 0; b < kind.batches.size(); ++b) {
+    const auto& batch = kind.batches[b];
+    std::map<int, std::int64_t> next;  // the offsets the kind must have been given
+    for (const auto& e : batch) next[e.record.partition] = e.record.offset + 1;
+    std::vector<partition_offset> expected;
+    for (const auto& [p, n] : next) expected.push_back({{"t", p}, n});
+    CHECK(kind.offsets_seen[b] == expected);
     for (const auto& e : batch) {
-      INFO("offset " << e.record.offset);
-      const auto& r = sent.at(static_cast<std::size_t>(e.record.offset));
+      INFO("partition " << e.record.partition << " offset " << e.record.offset);
+      const auto& r = sent.at({e.record.partition, e.record.offset});
       CHECK(e.record.key == r.key);
       CHECK(e.record.value == r.value);
       CHECK(e.key == *schemas::decode_key(r.key));

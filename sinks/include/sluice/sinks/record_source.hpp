@@ -37,6 +37,15 @@ struct source_record {
   std::optional<std::string> value;  // nullopt: tombstone
 
   [[nodiscard]] partition_ref where() const { return {topic, partition}; }
+  /// Member by member, so that each string swaps its buffer (std::swap would move each whole
+  /// record three times): the runtime swaps every record it receives into a recycled one.
+  friend void swap(source_record& a, source_record& b) noexcept {
+    a.topic.swap(b.topic);
+    std::swap(a.partition, b.partition);
+    std::swap(a.offset, b.offset);
+    a.key.swap(b.key);
+    a.value.swap(b.value);
+  }
   /// "topic[partition]@offset", the way messages name a record.
   [[nodiscard]] std::string describe() const {
     return topic + "[" + std::to_string(partition) + "]@" + std::to_string(offset);

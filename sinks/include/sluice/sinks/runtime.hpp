@@ -109,17 +109,23 @@ class sink_runtime final : public assignment_handler {
     [[nodiscard]] std::span<const sink_event> view() const { return {events_.data(), size_}; }
     /// The event just past the batch, for the next record (valid until the buffer changes).
     sink_event& start_next();
-    /// Makes that event part of the batch.
-    void push_next() { ++size_; }
-    void clear() { size_ = 0; }
+    /// Makes that event part of the batch; `where` is its partition.
+    void push_next(const partition_ref& where);
+    /// The next-offset of every partition in the batch once it is applied, in partition order.
+    [[nodiscard]] std::vector<partition_offset> next_offsets() const;
+    void clear() {
+      size_ = 0;
+      next_offsets_.clear();
+    }
 
    private:
     std::vector<sink_event> events_;  // the batch is [0, size_); the rest are recycled
     std::size_t size_ = 0;
+    std::vector<partition_offset> next_offsets_;  // in order of first appearance
   };
 
   void add(sink_event& slot);  // decodes batch_'s next event and adds it to the batch
-  partition_state& state_of(const source_record& record);
+  std::pair<const partition_ref, partition_state>& partition_of(const source_record& record);
   bool flush(bool commit_now = false);
   bool finish_in_flight();
   bool apply_range(event_buffer& events, std::size_t begin, std::size_t end);
@@ -142,7 +148,7 @@ class sink_runtime final : public assignment_handler {
   std::chrono::steady_clock::duration in_flight_duration_{};
   std::chrono::steady_clock::time_point batch_started_;
   std::map<partition_ref, partition_state> partitions_;
-  // The partitions_ entry of the last record added, if still there (see state_of()).
+  // The partitions_ entry of the last record added, if still there (see partition_of()).
   std::pair<const partition_ref, partition_state>* last_state_ = nullptr;
   std::map<partition_ref, std::int64_t> applied_;      // applied next-offsets
   std::map<partition_ref, std::int64_t> uncommitted_;  // applied, not yet committed
