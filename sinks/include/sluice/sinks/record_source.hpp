@@ -78,9 +78,9 @@ class record_source {
   /// Called before the first poll().
   virtual void set_assignment_handler(assignment_handler* handler) = 0;
   /// Writes the next record into `into` and returns true; false when none arrived within
-  /// timeout_ms (`into` is then unchanged). Every field is overwritten, and implementations
-  /// assign into the strings `into` has, so a caller that recycles records does not allocate
-  /// per record.
+  /// timeout_ms (`into` is then unchanged). Every field is overwritten. The runtime passes
+  /// recycled records: an implementation that assigns into (or swaps with) the strings `into`
+  /// already has spares an allocation per record.
   [[nodiscard]] virtual std::expected<bool, source_error> poll(int timeout_ms,
                                                                source_record& into) = 0;
   /// Records that the given next-offsets are applied (synchronously).
