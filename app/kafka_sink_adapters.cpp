@@ -14,6 +14,7 @@ transport::consumer_options sink_consumer_options(const std::string& brokers,
       {"heartbeat.interval.ms", "1500"},
       {"fetch.wait.max.ms", "50"},
   };
+  o.read_headers = false;  // source_record has none: the runtime never reads them
   return o;
 }
 
@@ -60,8 +61,8 @@ std::expected<void, sinks::source_error> kafka_record_source::assign_all() {
   return {};
 }
 
-std::expected<std::optional<sinks::source_record>, sinks::source_error> kafka_record_source::poll(
-    int timeout_ms) {
+std::expected<bool, sinks::source_error> kafka_record_source::poll(int timeout_ms,
+                                                                   sinks::source_record& into) {
   if (!started_) {
     if (mode_ == mode::group) {
       if (auto ok = consumer_.subscribe(topics_); !ok) {
@@ -72,12 +73,16 @@ std::expected<std::optional<sinks::source_record>, sinks::source_error> kafka_re
     }
     started_ = true;
   }
-  auto r = consumer_.poll(timeout_ms);
+  auto r = consumer_.poll(timeout_ms, polled_);
   if (!r) return std::unexpected(sinks::source_error{r.error().message, r.error().fatal()});
-  if (!*r) return std::optional<sinks::source_record>{};
-  auto& k = **r;
-  return std::optional<sinks::source_record>{sinks::source_record{
-      std::move(k.topic), k.partition, k.offset, std::move(k.key), std::move(k.value)}};
+  if (!*r) return false;
+  // Swapped, not copied: polled_ takes `into`'s old buffers, which the next poll fills.
+  into.topic.swap(polled_.topic);
+  into.partition = polled_.partition;
+  into.offset = polled_.offset;
+  into.key.swap(polled_.key);
+  into.value.swap(polled_.value);
+  return true;
 }
 
 std::expected<void, sinks::source_error> kafka_record_source::commit(

@@ -23,8 +23,8 @@ class kafka_record_source final : public sinks::record_source {
                       mode m);
 
   void set_assignment_handler(sinks::assignment_handler* handler) override;
-  std::expected<std::optional<sinks::source_record>, sinks::source_error> poll(
-      int timeout_ms) override;
+  std::expected<bool, sinks::source_error> poll(int timeout_ms,
+                                                sinks::source_record& into) override;
   std::expected<void, sinks::source_error> commit(
       const std::vector<sinks::partition_offset>& offsets) override;
   void close() override;
@@ -35,6 +35,7 @@ class kafka_record_source final : public sinks::record_source {
   std::expected<void, sinks::source_error> assign_all();
 
   transport::kafka_consumer consumer_;
+  transport::kafka_record polled_;  // its buffers circulate with the caller's records
   std::vector<std::string> topics_;
   mode mode_;
   sinks::assignment_handler* handler_ = nullptr;

@@ -41,16 +41,25 @@ run_outcome sink_runtime::run(const std::atomic<bool>& stop) {
       if (flush(true)) ended_ = run_outcome{run_outcome::status::stopped, "stopped", 0, 0, 0};
       break;
     }
-    int timeout_ms = 100;
-    if (!batch_.empty()) {
-      const auto age = clock::now() - batch_started_;
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(options_.linger - age);
-      timeout_ms = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100));
+    // A record already fetched comes back from poll(0) at once; only a poll that may wait gets
+    // the linger deadline and is timed (time_waiting_). So while records flow, the clock is
+    // read once per record, after poll(), and add() and the report use that reading.
+    auto polled = source_.poll(0, incoming_);
+    if (!ended_ && polled && !*polled) {
+      const auto poll_start = clock::now();
+      int timeout_ms = 100;
+      if (!batch_.empty()) {
+        const auto age = poll_start - batch_started_;
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(options_.linger - age);
+        timeout_ms = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 100));
+      }
+      polled = source_.poll(timeout_ms, incoming_);
+      now_ = clock::now();
+      time_waiting_ += now_ - poll_start;
+    } else {
+      now_ = clock::now();
     }
-    const auto poll_start = clock::now();
-    auto polled = source_.poll(timeout_ms);
-    time_waiting_ += clock::now() - poll_start;
     if (ended_) break;  // a rebalance callback inside poll() ended the run
     if (!polled) {
       if (polled.error().fatal) {
@@ -64,22 +73,25 @@ run_outcome sink_runtime::run(const std::atomic<bool>& stop) {
         break;
       }
       // Repeats while the condition lasts (a topic not created yet, a broker down): rate-limited.
-      if (clock::now() - last_source_warning >= warn_interval ||
+      if (now_ - last_source_warning >= warn_interval ||
           polled.error().message != last_source_error) {
-        last_source_warning = clock::now();
+        last_source_warning = now_;
         last_source_error = polled.error().message;
         log(log_level::warn, module, "sink " + options_.sink_name + ": " + last_source_error);
       }
       continue;
     }
     if (*polled) {
-      add(std::move(**polled));
+      // Swapped, not copied: incoming_ takes the recycled event's buffers for the next poll.
+      sink_event& e = batch_.start_next();
+      swap(e.record, incoming_);
+      add(e);
     } else {
       // Idle: apply what is pending, and commit what the last batches applied in time.
       flush();
     }
-    if (clock::now() - last_report_ >= report_interval) {
-      last_report_ = clock::now();
+    if (now_ - last_report_ >= report_interval) {
+      last_report_ = now_;
       log(log_level::info, module,
           "sink " + options_.sink_name + ": " + std::to_string(totals_.events_applied) +
               " events applied, " + std::to_string(totals_.events_skipped) +
@@ -97,30 +109,33 @@ run_outcome sink_runtime::run(const std::atomic<bool>& stop) {
   return out;
 }
 
-void sink_runtime::add(source_record record) {
-  const partition_ref where = record.where();
-  auto& state = partitions_[where];
-  sink_event e;
-  auto key = decode_key(record.key);
+void sink_runtime::add(sink_event& slot) {
+  // `slot` is the recycled event just past the batch, holding the new record: every other
+  // field is overwritten here (decoding reuses the memory it holds), and it joins the batch
+  // only if it decoded.
+  sink_event* e = &slot;
+  auto& [where, state] = partition_of(e->record);
   std::string problem;
-  if (!key) {
+  e->tombstone_of.reset();
+  if (auto key = decode_key(e->record.key, e->key); !key) {
     problem = "record key: " + key.error().message;
-  } else if (record.value) {
-    auto change = decode_value(*record.value);
-    if (!change) {
+  } else if (e->record.value) {
+    if (!e->change) e->change.emplace();
+    if (auto change = decode_value(*e->record.value, *e->change); !change) {
       problem = change.error().message;
     } else {
-      e.table = change->source.schema + "." + change->source.table;
-      e.change = std::move(*change);
+      const auto& source = e->change->source;
+      e->table.assign(source.schema).append(1, '.').append(source.table);
     }
   } else {
-    auto it = options_.tables_by_topic.find(record.topic);
+    e->change.reset();
+    auto it = options_.tables_by_topic.find(e->record.topic);
     if (it == options_.tables_by_topic.end()) {
       problem = "tombstone on a topic of no configured table";
     } else {
-      e.table = it->second;
-      if (state.last_delete_key && *state.last_delete_key == record.key) {
-        e.tombstone_of = state.last_delete_position;
+      e->table = it->second;
+      if (state.last_delete_key && *state.last_delete_key == e->record.key) {
+        e->tombstone_of = state.last_delete_position;
       }
     }
   }
@@ -128,48 +143,114 @@ void sink_runtime::add(source_record record) {
     // Everything before the bad record is applied first, so the worker can stop exactly there.
     if (!flush(true)) return;
     state.last_delete_key.reset();
-    handle_bad(record, problem);
+    handle_bad(e->record, problem);
     return;
   }
-  e.key = std::move(*key);
 
   const bool starts_transaction =
-      e.change && (!state.has_last || e.change->source.commit_lsn != state.last_commit_lsn);
-  const bool due = batch_.size() >= options_.max_batch_events ||
-                   clock::now() - batch_started_ >= options_.linger;
+      e->change && (!state.has_last || e->change->source.commit_lsn != state.last_commit_lsn);
+  const bool due =
+      batch_.size() >= options_.max_batch_events || now_ - batch_started_ >= options_.linger;
   if (!batch_.empty() && ((due && starts_transaction) || batch_.size() >= options_.hard_cap)) {
     if (!flush()) return;
+    // The flush handed the batch on (to the helper thread, or applied and cleared it) with the
+    // slot of this event just past its end: move the event to the new batch's next slot.
+    sink_event& next = batch_.start_next();
+    if (&next != e) std::swap(next, *e);
+    e = &next;
   }
-  if (e.change) {
+  if (e->change) {
     state.has_last = true;
-    state.last_commit_lsn = e.change->source.commit_lsn;
-    if (e.change->op == schemas::op::remove) {
-      state.last_delete_key = record.key;
-      state.last_delete_position = e.change->source.pos();
+    state.last_commit_lsn = e->change->source.commit_lsn;
+    if (e->change->op == schemas::op::remove) {
+      state.last_delete_key = e->record.key;
+      state.last_delete_position = e->change->source.pos();
     } else {
       state.last_delete_key.reset();
     }
   } else {
     state.last_delete_key.reset();
   }
+  // A fresh reading: the flush above may have waited for the batch in flight.
   if (batch_.empty()) batch_started_ = clock::now();
-  e.record = std::move(record);
-  batch_.push_back(std::move(e));
+  batch_.push_next(where);
+}
+
+sink_event& sink_runtime::event_buffer::start_next() {
+  if (size_ == events_.size()) events_.emplace_back();
+  sink_event& e = events_[size_];
+  // Recycled buffers keep their size: an event that carried a large record is let go, so that
+  // one huge row does not stay allocated in every slot it passes through.
+  constexpr std::size_t max_recycled_bytes = 64 * 1024;
+  if (e.record.key.capacity() > max_recycled_bytes ||
+      (e.record.value && e.record.value->capacity() > max_recycled_bytes)) {
+    e = sink_event{};
+  }
+  return e;
+}
+
+std::pair<const partition_ref, sink_runtime::partition_state>& sink_runtime::partition_of(
+    const source_record& record) {
+  // Records of one partition come in runs (a fetch brings many), so the map is searched only
+  // when the partition changes; the entry stays valid until on_assigned/on_revoked erase.
+  if (last_state_ == nullptr || last_state_->first.partition != record.partition ||
+      last_state_->first.topic != record.topic) {
+    last_state_ = &*partitions_.try_emplace(record.where()).first;
+  }
+  return *last_state_;
+}
+
+void sink_runtime::event_buffer::push_next(const partition_ref& where) {
+  // Kept up to date here, while `where` is in cache, rather than found again for the whole
+  // batch from each record's own topic string. Records of one partition come in runs, so
+  // the last entry is usually the one.
+  const std::int64_t next = events_[size_++].record.offset + 1;
+  const auto is_where = [&where](const partition_offset& o) {
+    return o.partition.partition == where.partition && o.partition.topic == where.topic;
+  };
+  auto it = !next_offsets_.empty() && is_where(next_offsets_.back())
+                ? next_offsets_.end() - 1
+                : std::find_if(next_offsets_.begin(), next_offsets_.end(), is_where);
+  if (it == next_offsets_.end()) {
+    next_offsets_.push_back({where, next});
+  } else {
+    it->next_offset = std::max(it->next_offset, next);
+  }
+}
+
+std::vector<partition_offset> sink_runtime::event_buffer::next_offsets() const {
+  auto sorted = next_offsets_;
+  std::sort(sorted.begin(), sorted.end(), [](const partition_offset& a, const partition_offset& b) {
+    return a.partition < b.partition;
+  });
+  return sorted;
 }
 
 namespace {
 
-std::vector<partition_offset> next_offsets(const std::vector<sink_event>& events, std::size_t begin,
+bool same_partition(const source_record& a, const source_record& b) {
+  return a.partition == b.partition && a.topic == b.topic;
+}
+
+std::vector<partition_offset> next_offsets(std::span<const sink_event> events, std::size_t begin,
                                            std::size_t end) {
-  // The next-offset of every partition in the range, once it is applied.
-  std::map<partition_ref, std::int64_t> next;
+  // The next-offset of every partition in the range, once it is applied, in partition_ref
+  // order. Keys point into the events (no copy per record) and a run of records of one
+  // partition costs one lookup.
+  std::map<std::pair<std::string_view, std::int32_t>, std::int64_t> next;
+  const source_record* run_start = nullptr;
+  std::int64_t* run_next = nullptr;
   for (std::size_t i = begin; i < end; ++i) {
     const auto& r = events[i].record;
-    auto& n = next[r.where()];
-    n = std::max(n, r.offset + 1);
+    if (run_start == nullptr || !same_partition(r, *run_start)) {
+      run_start = &r;
+      run_next = &next[{r.topic, r.partition}];
+    }
+    *run_next = std::max(*run_next, r.offset + 1);
   }
   std::vector<partition_offset> offsets;
-  for (const auto& [p, n] : next) offsets.push_back({p, n});
+  offsets.reserve(next.size());
+  for (const auto& [p, n] : next) offsets.push_back({{std::string(p.first), p.second}, n});
   return offsets;
 }
 
@@ -179,12 +260,13 @@ bool sink_runtime::flush(bool commit_now) {
   bool ok = finish_in_flight();
   if (ok && !batch_.empty()) {
     if (options_.overlap && !commit_now) {
-      in_flight_ = std::move(batch_);
-      batch_.clear();
-      in_flight_offsets_ = next_offsets(in_flight_, 0, in_flight_.size());
+      // A swap, not a move: batch_ takes the emptied in-flight vector and keeps its capacity,
+      // so a batch does not grow (and move every event) from zero each time.
+      std::swap(batch_, in_flight_);
+      in_flight_offsets_ = in_flight_.next_offsets();
       in_flight_result_ = std::async(std::launch::async, [this] {
         const auto start = clock::now();
-        auto r = kind_.apply(in_flight_, in_flight_offsets_);
+        auto r = kind_.apply(in_flight_.view(), in_flight_offsets_);
         in_flight_duration_ = clock::now() - start;  // read after get(), which synchronises
         return r;
       });
@@ -227,15 +309,13 @@ void sink_runtime::record_applied(const std::vector<partition_offset>& offsets,
   }
 }
 
-bool sink_runtime::apply_range(std::vector<sink_event>& events, std::size_t begin,
-                               std::size_t end) {
+bool sink_runtime::apply_range(event_buffer& events, std::size_t begin, std::size_t end) {
   auto delay = options_.retry_min;
   auto last_warning = clock::time_point{};
   while (begin < end) {
-    const auto offsets = next_offsets(events, begin, end);
+    const auto offsets = next_offsets(events.view(), begin, end);
     const auto apply_start = clock::now();
-    auto result =
-        kind_.apply(std::span<const sink_event>(events).subspan(begin, end - begin), offsets);
+    auto result = kind_.apply(events.view().subspan(begin, end - begin), offsets);
     time_applying_ += clock::now() - apply_start;
     if (result) {
       record_applied(offsets, *result);
@@ -339,6 +419,7 @@ std::vector<std::optional<std::int64_t>> sink_runtime::on_assigned(
   auto starts = kind_.resume_offsets(partitions);
   starts.resize(partitions.size());
   std::string names;
+  last_state_ = nullptr;
   for (std::size_t i = 0; i < partitions.size(); ++i) {
     partitions_.erase(partitions[i]);
     if (starts[i]) applied_[partitions[i]] = *starts[i];
@@ -354,6 +435,7 @@ std::vector<std::optional<std::int64_t>> sink_runtime::on_assigned(
 void sink_runtime::on_revoked(const std::vector<partition_ref>& partitions) {
   // Still ours until we return: apply and commit what we hold for them (and for the rest).
   flush(true);
+  last_state_ = nullptr;
   for (const auto& p : partitions) {
     partitions_.erase(p);
     applied_.erase(p);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "sluice/schemas/codec.hpp"
 #include "sluice/sinks/runtime.hpp"
 
 using namespace sluice;
@@ -35,7 +36,7 @@ class scripted_source : public record_source {
   bool assigned = false;
 
   void set_assignment_handler(assignment_handler* h) override { handler = h; }
-  std::expected<std::optional<source_record>, source_error> poll(int) override {
+  std::expected<bool, source_error> poll(int, source_record& into) override {
     if (!assigned) {
       assigned = true;
       handler->on_assigned({{"t", 0}, {"t", 1}});
@@ -43,11 +44,11 @@ class scripted_source : public record_source {
     if (before_poll) before_poll();
     if (records.empty()) {
       if (stop_when_empty != nullptr) *stop_when_empty = true;
-      return std::optional<source_record>{};
+      return false;
     }
-    auto r = std::move(records.front());
+    into = std::move(records.front());
     records.pop_front();
-    return std::optional<source_record>{std::move(r)};
+    return true;
   }
   std::expected<void, source_error> commit(const std::vector<partition_offset>& o) override {
     commits.push_back(o);
@@ -279,4 +280,89 @@ TEST_CASE("revocation applies and commits the pending batch first", "[unit][sink
   sink_runtime runtime(o, source, kind, nullptr);
   (void)runtime.run(stop);
   CHECK(kind.applied_offsets() == std::vector<std::int64_t>{0, 1});
+}
+
+TEST_CASE("events reach the kind as decoded afresh, though the runtime reuses their memory",
+          "[unit][sinks]") {
+  // Small batches, so events are recycled many times over: creates with rows of other sizes,
+  // deletes, tombstones with and without their delete, truncates, keys of other shapes, and
+  // bad records in between (dead-lettered) must not leave anything behind in a reused event.
+  // A transaction on partition 1 starts in the middle of each one on partition 0, so batches
+  // also hold both partitions, in either order.
+  scripted_source source;
+  scripted_kind kind;
+  recording_dlq dlq;
+  std::atomic<bool> stop{false};
+  source.stop_when_empty = &stop;
+  const std::string wide_row =
+      R"({"id":9,"name":"a name long enough to be on the heap","n":null,"f":1.5,"j":[1,2]})";
+  const auto wide = [&wide_row](int round) {
+    return R"({"op":"c","before":null,"after":)" + wide_row +
+           R"(,"unchanged":[],"source":{"connector":"sluice","version":"0.1.0","db":"d","schema":"public","table":"t","lsn":"0/1","commit_lsn":"1/)" +
+           std::to_string(round) + R"(","seq":0,"txId":7,"ts_ms":1,"snapshot":true},"ts_ms":2})";
+  };
+  std::int64_t offset = 0;
+  std::int64_t offset_1 = 0;
+  for (int round = 0; round < 20; ++round) {
+    const std::string lsn = "0/" + std::to_string(100 + round);
+    source.add(0, offset++, R"({"id":1})", event_json("c", 1, lsn, 0));
+    source.add(0, offset++, R"({"id":1})", event_json("d", 1, lsn, 1));
+    source.add(1, offset_1++, R"({"id":9})", wide(round));
+    source.add(0, offset++, R"({"id":1})", std::nullopt);
+    source.add(0, offset++, R"({"id":2})", std::nullopt);
+    source.add(
+        0, offset++, "{}",
+        R"({"op":"t","before":null,"after":null,"unchanged":[],"source":{"connector":"sluice","version":"0.1.0","db":"d","schema":"public","table":"t","lsn":"0/1","commit_lsn":")" +
+            lsn + R"(","seq":2,"txId":7,"ts_ms":1,"snapshot":false},"ts_ms":2})");
+    if (round % 3 == 0) source.add(0, offset++, R"({"id":3})", "{not json");
+    source.add(0, offset++, R"({"id":"a key long enough to be on the heap"})",
+               event_json("u", 4, lsn, 3));
+  }
+  std::map<std::pair<int, std::int64_t>, source_record> sent;
+  for (const auto& r : source.records) sent[{r.partition, r.offset}] = r;
+  auto o = options();
+  o.max_batch_events = 3;
+  o.on_error = on_bad_event::dead_letter;
+  o.overlap = GENERATE(true, false);
+  sink_runtime runtime(o, source, kind, &dlq);
+  auto outcome = runtime.run(stop);
+  CHECK(outcome.result == run_outcome::status::stopped);
+  CHECK(dlq.sent.size() == 7);
+
+  std::size_t seen = 0;
+  std::optional<schemas::position> last_delete;
+  for (std::size_t b = 0; b < kind.batches.size(); ++b) {
+    const auto& batch = kind.batches[b];
+    std::map<int, std::int64_t> next;  // the offsets the kind must have been given
+    for (const auto& e : batch) next[e.record.partition] = e.record.offset + 1;
+    std::vector<partition_offset> expected;
+    for (const auto& [p, n] : next) expected.push_back({{"t", p}, n});
+    CHECK(kind.offsets_seen[b] == expected);
+    for (const auto& e : batch) {
+      INFO("partition " << e.record.partition << " offset " << e.record.offset);
+      const auto& r = sent.at({e.record.partition, e.record.offset});
+      CHECK(e.record.key == r.key);
+      CHECK(e.record.value == r.value);
+      CHECK(e.key == *schemas::decode_key(r.key));
+      if (r.value) {
+        const auto change = schemas::decode_event(*r.value);
+        REQUIRE(e.change);
+        CHECK(*e.change == *change);
+        CHECK(e.table == "public.t");
+        CHECK_FALSE(e.tombstone_of);
+        if (change->op == schemas::op::remove) last_delete = change->source.pos();
+      } else {
+        CHECK_FALSE(e.change);
+        CHECK(e.table == "public.t");
+        // Only the tombstone of id 1 comes right after its delete.
+        if (r.key == R"({"id":1})") {
+          CHECK(e.tombstone_of == last_delete);
+        } else {
+          CHECK_FALSE(e.tombstone_of);
+        }
+      }
+      ++seen;
+    }
+  }
+  CHECK(seen == sent.size() - dlq.sent.size());
 }

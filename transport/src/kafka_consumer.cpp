@@ -9,6 +9,7 @@ namespace sluice::transport {
 
 struct kafka_consumer::impl {
   rd_kafka_t* rk = nullptr;
+  bool read_headers = true;
   bool closed = false;
   rebalance_handler handler;
 };
@@ -69,6 +70,7 @@ void on_rebalance(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition
 }  // namespace
 
 kafka_consumer::kafka_consumer(const consumer_options& options) : impl_(std::make_unique<impl>()) {
+  impl_->read_headers = options.read_headers;
   // Offsets are committed by hand, after the sink's writes are durable: never automatically.
   std::map<std::string, std::string> props{
       {"bootstrap.servers", options.brokers},
@@ -110,25 +112,43 @@ std::expected<void, kafka_error> kafka_consumer::subscribe(const std::vector<std
 }
 
 std::expected<std::optional<kafka_record>, kafka_error> kafka_consumer::poll(int timeout_ms) {
+  kafka_record rec;
+  auto got = poll(timeout_ms, rec);
+  if (!got) return std::unexpected(std::move(got.error()));
+  if (!*got) return std::optional<kafka_record>{};
+  return std::optional<kafka_record>{std::move(rec)};
+}
+
+std::expected<bool, kafka_error> kafka_consumer::poll(int timeout_ms, kafka_record& rec) {
   rd_kafka_message_t* msg = rd_kafka_consumer_poll(impl_->rk, timeout_ms);
-  if (msg == nullptr) return std::optional<kafka_record>{};
+  if (msg == nullptr) return false;
   if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     const rd_kafka_resp_err_t err = msg->err;
     std::string text = rd_kafka_message_errstr(msg);
     rd_kafka_message_destroy(msg);
-    if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return std::optional<kafka_record>{};
+    if (err == RD_KAFKA_RESP_ERR__PARTITION_EOF) return false;
     return std::unexpected(detail::make_error(err, text));
   }
-  kafka_record rec;
-  rec.topic = rd_kafka_topic_name(msg->rkt);
+  // assign() keeps the buffers `rec` already has.
+  rec.topic.assign(rd_kafka_topic_name(msg->rkt));
   rec.partition = msg->partition;
   rec.offset = msg->offset;
-  if (msg->key != nullptr) rec.key.assign(static_cast<const char*>(msg->key), msg->key_len);
-  if (msg->payload != nullptr) {
+  if (msg->key != nullptr) {
+    rec.key.assign(static_cast<const char*>(msg->key), msg->key_len);
+  } else {
+    rec.key.clear();
+  }
+  if (msg->payload == nullptr) {
+    rec.value.reset();
+  } else if (rec.value) {
+    rec.value->assign(static_cast<const char*>(msg->payload), msg->len);
+  } else {
     rec.value.emplace(static_cast<const char*>(msg->payload), msg->len);
   }
+  rec.headers.clear();
   rd_kafka_headers_t* headers = nullptr;
-  if (rd_kafka_message_headers(msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+  if (impl_->read_headers &&
+      rd_kafka_message_headers(msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
     const char* name = nullptr;
     const void* val = nullptr;
     size_t size = 0;
@@ -139,7 +159,7 @@ std::expected<std::optional<kafka_record>, kafka_error> kafka_consumer::poll(int
     }
   }
   rd_kafka_message_destroy(msg);
-  return std::optional<kafka_record>{std::move(rec)};
+  return true;
 }
 
 std::expected<void, kafka_error> kafka_consumer::commit(

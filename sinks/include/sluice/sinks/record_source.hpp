@@ -37,6 +37,15 @@ struct source_record {
   std::optional<std::string> value;  // nullopt: tombstone
 
   [[nodiscard]] partition_ref where() const { return {topic, partition}; }
+  /// Member by member, so that each string swaps its buffer (std::swap would move each whole
+  /// record three times): the runtime swaps every record it receives into a recycled one.
+  friend void swap(source_record& a, source_record& b) noexcept {
+    a.topic.swap(b.topic);
+    std::swap(a.partition, b.partition);
+    std::swap(a.offset, b.offset);
+    a.key.swap(b.key);
+    a.value.swap(b.value);
+  }
   /// "topic[partition]@offset", the way messages name a record.
   [[nodiscard]] std::string describe() const {
     return topic + "[" + std::to_string(partition) + "]@" + std::to_string(offset);
@@ -68,9 +77,12 @@ class record_source {
   virtual ~record_source() = default;
   /// Called before the first poll().
   virtual void set_assignment_handler(assignment_handler* handler) = 0;
-  /// The next record, nullopt when none arrived within timeout_ms.
-  [[nodiscard]] virtual std::expected<std::optional<source_record>, source_error> poll(
-      int timeout_ms) = 0;
+  /// Writes the next record into `into` and returns true; false when none arrived within
+  /// timeout_ms (`into` is then unchanged). Every field is overwritten. The runtime passes
+  /// recycled records: an implementation that assigns into (or swaps with) the strings `into`
+  /// already has spares an allocation per record.
+  [[nodiscard]] virtual std::expected<bool, source_error> poll(int timeout_ms,
+                                                               source_record& into) = 0;
   /// Records that the given next-offsets are applied (synchronously).
   [[nodiscard]] virtual std::expected<void, source_error> commit(
       const std::vector<partition_offset>& offsets) = 0;

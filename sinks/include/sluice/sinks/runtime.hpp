@@ -6,6 +6,7 @@
 #include <future>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -97,10 +98,37 @@ class sink_runtime final : public assignment_handler {
     schemas::position last_delete_position;
   };
 
-  void add(source_record record);
+  /// The events of a batch. clear() keeps them for reuse: the next record is read and decoded
+  /// into the recycled event just past the batch, reusing its strings' and rows' buffers
+  /// instead of allocating (and later freeing) them per record.
+  class event_buffer {
+   public:
+    [[nodiscard]] std::size_t size() const { return size_; }
+    [[nodiscard]] bool empty() const { return size_ == 0; }
+    [[nodiscard]] const sink_event& operator[](std::size_t i) const { return events_[i]; }
+    [[nodiscard]] std::span<const sink_event> view() const { return {events_.data(), size_}; }
+    /// The event just past the batch, for the next record (valid until the buffer changes).
+    sink_event& start_next();
+    /// Makes that event part of the batch; `where` is its partition.
+    void push_next(const partition_ref& where);
+    /// The next-offset of every partition in the batch once it is applied, in partition order.
+    [[nodiscard]] std::vector<partition_offset> next_offsets() const;
+    void clear() {
+      size_ = 0;
+      next_offsets_.clear();
+    }
+
+   private:
+    std::vector<sink_event> events_;  // the batch is [0, size_); the rest are recycled
+    std::size_t size_ = 0;
+    std::vector<partition_offset> next_offsets_;  // in order of first appearance
+  };
+
+  void add(sink_event& slot);  // decodes batch_'s next event and adds it to the batch
+  std::pair<const partition_ref, partition_state>& partition_of(const source_record& record);
   bool flush(bool commit_now = false);
   bool finish_in_flight();
-  bool apply_range(std::vector<sink_event>& events, std::size_t begin, std::size_t end);
+  bool apply_range(event_buffer& events, std::size_t begin, std::size_t end);
   void record_applied(const std::vector<partition_offset>& offsets, const apply_stats& stats);
   bool handle_bad(const source_record& record, const std::string& reason);
   bool commit_pending(bool now);
@@ -112,17 +140,21 @@ class sink_runtime final : public assignment_handler {
   dead_letter_queue* dead_letters_;
 
   const std::atomic<bool>* stop_ = nullptr;
-  std::vector<sink_event> batch_;
-  std::vector<sink_event> in_flight_;  // being applied on the helper thread
+  source_record incoming_;  // where poll() writes
+  event_buffer batch_;
+  event_buffer in_flight_;  // being applied on the helper thread
   std::vector<partition_offset> in_flight_offsets_;
   std::future<std::expected<apply_stats, apply_error>> in_flight_result_;
   std::chrono::steady_clock::duration in_flight_duration_{};
   std::chrono::steady_clock::time_point batch_started_;
   std::map<partition_ref, partition_state> partitions_;
+  // The partitions_ entry of the last record added, if still there (see partition_of()).
+  std::pair<const partition_ref, partition_state>* last_state_ = nullptr;
   std::map<partition_ref, std::int64_t> applied_;      // applied next-offsets
   std::map<partition_ref, std::int64_t> uncommitted_;  // applied, not yet committed
   std::optional<run_outcome> ended_;  // set when the loop must end (from inside a callback too)
   run_outcome totals_;
+  std::chrono::steady_clock::time_point now_;  // read after each poll()
   std::chrono::steady_clock::time_point last_report_;
   std::chrono::steady_clock::time_point last_commit_;
   std::chrono::steady_clock::duration time_applying_{};  // in sink_kind::apply

@@ -18,6 +18,9 @@ struct consumer_options {
   /// Where a group with no committed offset starts: "earliest" or "latest".
   std::string auto_offset_reset = "earliest";
   std::map<std::string, std::string> extra;
+  /// Fill kafka_record::headers. librdkafka parses a message's headers into a list it allocates
+  /// when asked, even when there are none: a consumer that ignores them saves that per record.
+  bool read_headers = true;
 };
 
 struct kafka_record {
@@ -74,6 +77,10 @@ class kafka_consumer {
   [[nodiscard]] std::expected<void, kafka_error> subscribe(const std::vector<std::string>& topics);
   /// Next record, nullopt on timeout or partition EOF. Errors other than EOF are returned.
   [[nodiscard]] std::expected<std::optional<kafka_record>, kafka_error> poll(int timeout_ms);
+  /// The same, written into `into` (true) reusing its strings' buffers, so a caller that polls
+  /// into the same record does not allocate per record; false on timeout or partition EOF,
+  /// and then `into` is unchanged.
+  [[nodiscard]] std::expected<bool, kafka_error> poll(int timeout_ms, kafka_record& into);
   /// Synchronous commit of the given next-offsets.
   [[nodiscard]] std::expected<void, kafka_error> commit(
       const std::vector<topic_partition_offset>& offsets);
