@@ -120,7 +120,7 @@ sink_cpu=$(cpu_of "$sink_pid")
 redis_cpu=$(awk -v a="$redis_cpu0" -v b="$(cpu_of "$redis_pid")" 'BEGIN { printf "%.2f", b - a }')
 sink_rate=$(awk -v n="$EVENTS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", n / (b - a) }')
 echo "sink: $EVENTS events in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s"
-echo "keys in Redis: $(rcli -n "$db_sink" DBSIZE)"
+echo "keys in Redis: $(rcli -n "$db_sink" DBSIZE); sink peak RSS: $(awk '/VmHWM/ { printf "%d MiB", $2 / 1024 }' "/proc/$sink_pid/status")"
 # Where the time goes: the worker and Redis each on their own core at best, Kafka beside them.
 echo "CPU per event: sink $(awk -v c="$sink_cpu" -v n="$EVENTS" 'BEGIN { printf "%.1f", c * 1e6 / n }') us," \
   "Redis $(awk -v c="$redis_cpu" -v n="$EVENTS" 'BEGIN { printf "%.1f", c * 1e6 / n }') us"

@@ -24,8 +24,9 @@ struct runtime_options {
   /// Topic → source table ("schema.table"): tombstones carry no event, so their table comes
   /// from the topic they are on.
   std::map<std::string, table_ref> tables_by_topic;
-  /// A batch is due at this many events or this age; it then ends at the next transaction
-  /// boundary of the partition that delivers the next record, unless it reached hard_cap.
+  /// A batch is due at this many events or this age, once the batch before it is applied; it
+  /// then ends at the next transaction boundary of the partition that delivers the next
+  /// record, unless it reached hard_cap.
   std::size_t max_batch_events = 1000;
   std::chrono::milliseconds linger{20};
   std::size_t hard_cap = 4000;
@@ -128,6 +129,7 @@ class sink_runtime final : public assignment_handler {
   std::pair<const partition_ref, partition_state>& partition_of(const source_record& record);
   bool flush(bool commit_now = false);
   bool finish_in_flight();
+  [[nodiscard]] bool still_applying() const;
   bool apply_range(event_buffer& events, std::size_t begin, std::size_t end);
   void record_applied(const std::vector<partition_offset>& offsets, const apply_stats& stats);
   bool handle_bad(const source_record& record, const std::string& reason);
