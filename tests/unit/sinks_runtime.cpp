@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 #include <deque>
+#include <future>
 #include <map>
 #include <string>
 #include <vector>
@@ -161,6 +162,45 @@ TEST_CASE("a batch that is due still ends at a transaction boundary", "[unit][si
   REQUIRE(kind.batches.size() == 2);
   CHECK(kind.batches[0].size() == 3);
   CHECK(kind.batches[1].size() == 1);
+}
+
+TEST_CASE("while a batch is applied, the next one grows past max_batch_events", "[unit][sinks]") {
+  // The kind holds its first batch until the source has handed out every record.
+  class held_kind : public scripted_kind {
+   public:
+    std::promise<void> release;
+    std::shared_future<void> released = release.get_future().share();
+    std::expected<apply_stats, apply_error> apply(
+        std::span<const sink_event> events, const std::vector<partition_offset>& offsets) override {
+      // The bound only keeps a regression from hanging the suite; nothing is timed.
+      if (batches.empty()) released.wait_for(std::chrono::seconds(30));
+      return scripted_kind::apply(events, offsets);
+    }
+  };
+  scripted_source source;
+  held_kind kind;
+  std::atomic<bool> stop{false};
+  source.stop_when_empty = &stop;
+  for (int id = 1; id <= 10; ++id) {
+    source.add(0, id, R"({"id":)" + std::to_string(id) + "}",
+               event_json("c", id, "0/" + std::to_string(id * 16), 0));
+  }
+  bool released = false;
+  source.before_poll = [&] {
+    if (source.records.empty() && !released) {
+      released = true;
+      kind.release.set_value();
+    }
+  };
+  auto o = options();
+  o.overlap = true;
+  o.max_batch_events = 2;
+  o.hard_cap = 12;
+  sink_runtime runtime(o, source, kind, nullptr);
+  (void)runtime.run(stop);
+  REQUIRE(kind.batches.size() == 2);
+  CHECK(kind.batches[0].size() == 1);  // due at once (linger 0), then held by the kind
+  CHECK(kind.batches[1].size() == 9);  // everything read meanwhile, up to hard_cap
 }
 
 TEST_CASE("a tombstone right after its delete carries the delete's position", "[unit][sinks]") {
