@@ -33,8 +33,13 @@ change_builder::change_builder(builder_options options, type_mapper types, key_l
   if (!options_.now_ms) options_.now_ms = system_now_ms;
 }
 
+std::string table_topic(const std::string& prefix, const std::string& schema,
+                        const std::string& table) {
+  return prefix + "." + schema + "." + table;
+}
+
 std::string change_builder::topic_for(const std::string& schema, const std::string& table) const {
-  return options_.topic_prefix + "." + schema + "." + table;
+  return table_topic(options_.topic_prefix, schema, table);
 }
 
 std::string change_builder::schema_changes_topic() const {

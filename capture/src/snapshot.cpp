@@ -4,11 +4,14 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <numeric>
 #include <random>
 
 #include "pq_util.hpp"
+#include "sluice/capture/change_builder.hpp"
 #include "sluice/capture/type_map.hpp"
 #include "sluice/schemas/codec.hpp"
 #include "sluice/schemas/log.hpp"
@@ -243,8 +246,16 @@ void snapshot_coordinator::plan_loop() {
             ranges.clear();
             for (int p = 0; p < parts; ++p) {
               std::optional<std::int64_t> from, to;
-              if (p > 0) from = lo + (hi - lo + 1) * p / parts;
-              if (p + 1 < parts) to = lo + (hi - lo + 1) * (p + 1) / parts;
+              // Unsigned, so that a bigint key's span (up to 2^64) and the product do not
+              // overflow; the last range is open-ended and takes the remainder.
+              const std::uint64_t step =
+                  (static_cast<std::uint64_t>(hi) - static_cast<std::uint64_t>(lo)) / parts;
+              const auto bound = [&](int q) {
+                return static_cast<std::int64_t>(static_cast<std::uint64_t>(lo) +
+                                                 step * static_cast<std::uint64_t>(q));
+              };
+              if (p > 0) from = bound(p);
+              if (p + 1 < parts) to = bound(p + 1);
               ranges.emplace_back(from, to);
             }
           }
@@ -386,8 +397,7 @@ void snapshot_coordinator::run_range(range_task& task) {
   const std::string next_sql = "SELECT " + select_list + " FROM " + rel + " WHERE (" + key_list +
                                ") > (" + key_params + ")" + range_filter + " ORDER BY " + key_list +
                                " LIMIT " + std::to_string(options_.chunk_rows);
-  const std::string topic =
-      options_.topic_prefix + "." + task.table.schema + "." + task.table.table;
+  const std::string topic = table_topic(options_.topic_prefix, task.table.schema, task.table.table);
 
   auto emit_watermark = [&](std::uint64_t chunk, const char* mark) {
     auto r = exec(c.conn, "SELECT pg_logical_emit_message(true, $1, $2)::text",
@@ -443,8 +453,14 @@ void snapshot_coordinator::run_range(range_task& task) {
       e.ts_ms = e.source.ts_ms;
       e.after.emplace();
       for (int f = 0; f < ncols; ++f) e.after->columns.push_back({PQfname(rows.get(), f), {}});
+      // The Kafka key lists the key columns in table order, as the stream writes it
+      // (change_builder::key_of), whatever the order of the key's index: one row, one key.
+      std::vector<std::size_t> key_order(keys.size());
+      std::iota(key_order.begin(), key_order.end(), std::size_t{0});
+      std::sort(key_order.begin(), key_order.end(),
+                [&](std::size_t a, std::size_t b) { return key_idx[a] < key_idx[b]; });
       schemas::row key;
-      for (std::size_t k = 0; k < keys.size(); ++k) key.columns.push_back({keys[k], {}});
+      for (std::size_t k : key_order) key.columns.push_back({keys[k], {}});
       for (int i = 0; i < n; ++i) {
         for (int f = 0; f < ncols; ++f) {
           e.after->columns[f].v =
@@ -452,8 +468,8 @@ void snapshot_coordinator::run_range(range_task& task) {
                   ? schemas::value{schemas::null_value{}}
                   : mapper.map(PQftype(rows.get(), f), PQgetvalue(rows.get(), i, f));
         }
-        for (std::size_t k = 0; k < keys.size(); ++k)
-          key.columns[k].v = e.after->columns[key_idx[k]].v;
+        for (std::size_t k = 0; k < key_order.size(); ++k)
+          key.columns[k].v = e.after->columns[key_idx[key_order[k]]].v;
         e.source.seq = static_cast<std::uint32_t>(i);
         records.emplace_back(schemas::encode_key(key), schemas::encode_event(e));
         if (i == n - 1) {

@@ -42,6 +42,11 @@ struct build_error {
 /// Turns decoded pgoutput messages into change events and Kafka records (design.md, "Change
 /// event"). Keeps the relation cache and the position (commit_lsn, seq) of the open transaction.
 /// Pure apart from the injected lookups; one per replication stream; not thread-safe.
+/// The topic of a table: "<prefix>.<schema>.<table>" (config::topic_for says the same). The
+/// stream and the snapshot both name topics with it, so their records meet on one topic.
+[[nodiscard]] std::string table_topic(const std::string& prefix, const std::string& schema,
+                                      const std::string& table);
+
 class change_builder {
  public:
   change_builder(builder_options options, type_mapper types, key_lookup keys);
