@@ -111,15 +111,16 @@ void capture_session::prepare() {
                          " on it: it was dropped, and changes made since may be lost. To start "
                          "over on a new slot (and re-snapshot), run with --accept-slot-reset");
     }
+    // A new slot streams only what happens from now on: the rows already there come from a
+    // snapshot, read beside the stream (docs/snapshot.md). It is requested before the slot
+    // exists, so that a crash in between cannot leave a slot whose snapshot was never asked for.
+    snapshot_store::forget(options_.dsn, options_.slot);
+    if (options_.initial_snapshot)
+      snapshot_store::request(options_.dsn, options_.slot, options_.tables);
     replication_stream stream(options_.dsn);
     const lsn start = stream.create_slot(options_.slot);
     info("created replication slot slot=" + options_.slot + " lsn=" + start.to_string());
     persist_confirmed(start);
-    // A new slot streams only what happens from now on: the rows already there come from a
-    // snapshot, read beside the stream (docs/snapshot.md).
-    snapshot_store::forget(options_.dsn, options_.slot);
-    if (options_.initial_snapshot)
-      snapshot_store::request(options_.dsn, options_.slot, options_.tables);
     return;
   }
   if (slot->plugin != "pgoutput") {
