@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "kafka_util.hpp"
+#include "sluice/schemas/log.hpp"
 
 namespace sluice::transport {
 
@@ -34,6 +35,21 @@ rd_kafka_topic_partition_list_t* to_list(const std::vector<topic_partition_offse
   return list;
 }
 
+// A failed assignment would leave the worker in its group with no partitions and no word of
+// why: say so (the next rebalance tries again).
+void report_assign_error(rd_kafka_error_t* e, const char* what) {
+  if (e == nullptr) return;
+  log(log_level::warn, "transport",
+      std::string("cannot ") + what +
+          " the partitions of a rebalance: " + rd_kafka_error_string(e));
+  rd_kafka_error_destroy(e);
+}
+void report_assign_error(rd_kafka_resp_err_t err, const char* what) {
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  log(log_level::warn, "transport",
+      std::string("cannot ") + what + " the partitions of a rebalance: " + rd_kafka_err2str(err));
+}
+
 void on_rebalance(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* partitions,
                   void* opaque) {
   auto& self = *static_cast<kafka_consumer::impl*>(opaque);
@@ -49,20 +65,16 @@ void on_rebalance(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition
       }
     }
     if (cooperative) {
-      if (rd_kafka_error_t* e = rd_kafka_incremental_assign(self.rk, partitions)) {
-        rd_kafka_error_destroy(e);
-      }
+      report_assign_error(rd_kafka_incremental_assign(self.rk, partitions), "take");
     } else {
-      rd_kafka_assign(self.rk, partitions);
+      report_assign_error(rd_kafka_assign(self.rk, partitions), "take");
     }
   } else {
     if (self.handler.on_revoked) self.handler.on_revoked(to_vector(partitions));
     if (cooperative) {
-      if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(self.rk, partitions)) {
-        rd_kafka_error_destroy(e);
-      }
+      report_assign_error(rd_kafka_incremental_unassign(self.rk, partitions), "give up");
     } else {
-      rd_kafka_assign(self.rk, nullptr);
+      report_assign_error(rd_kafka_assign(self.rk, nullptr), "give up");
     }
   }
 }

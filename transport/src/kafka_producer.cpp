@@ -61,6 +61,26 @@ kafka_producer::~kafka_producer() {
   if (impl_ && impl_->rk != nullptr) rd_kafka_destroy(impl_->rk);
 }
 
+namespace {
+
+// Calls `send` until the local queue takes the message. Backpressure: the queue is bounded, so
+// a full one waits for deliveries to make room.
+template <class Send>
+std::expected<void, kafka_error> send_when_room(rd_kafka_t* rk, Send&& send) {
+  for (;;) {
+    const rd_kafka_resp_err_t err = send();
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return {};
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return std::unexpected(detail::make_error(err));
+    rd_kafka_poll(rk, 100);
+  }
+}
+
+void* opaque(std::uint64_t token) {
+  return reinterpret_cast<void*>(static_cast<std::uintptr_t>(token));
+}
+
+}  // namespace
+
 std::expected<void, kafka_error> kafka_producer::produce(const std::string& topic,
                                                          std::int32_t partition,
                                                          std::string_view key,
@@ -69,18 +89,13 @@ std::expected<void, kafka_error> kafka_producer::produce(const std::string& topi
   // A tombstone is a null payload (not an empty one): that is what compaction drops.
   void* payload = value ? const_cast<char*>(value->data()) : nullptr;
   const std::size_t payload_size = value ? value->size() : 0;
-  for (;;) {
-    rd_kafka_resp_err_t err = rd_kafka_producev(
+  return send_when_room(impl_->rk, [&] {
+    return rd_kafka_producev(
         impl_->rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
         RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
         RD_KAFKA_V_VALUE(payload, payload_size), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(token))),
-        RD_KAFKA_V_END);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return {};
-    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return std::unexpected(detail::make_error(err));
-    // Backpressure: the local queue is bounded, so wait for deliveries to make room.
-    rd_kafka_poll(impl_->rk, 100);
-  }
+        RD_KAFKA_V_OPAQUE(opaque(token)), RD_KAFKA_V_END);
+  });
 }
 
 std::expected<void, kafka_error> kafka_producer::produce(
@@ -89,25 +104,21 @@ std::expected<void, kafka_error> kafka_producer::produce(
     const std::vector<std::pair<std::string, std::string>>& headers, std::uint64_t token) {
   void* payload = value ? const_cast<char*>(value->data()) : nullptr;
   const std::size_t payload_size = value ? value->size() : 0;
-  for (;;) {
+  return send_when_room(impl_->rk, [&] {
     // producev takes ownership of the header list only on success.
     rd_kafka_headers_t* hdrs = rd_kafka_headers_new(headers.size());
     for (const auto& [name, val] : headers) {
       rd_kafka_header_add(hdrs, name.data(), static_cast<ssize_t>(name.size()), val.data(),
                           static_cast<ssize_t>(val.size()));
     }
-    rd_kafka_resp_err_t err = rd_kafka_producev(
+    const rd_kafka_resp_err_t err = rd_kafka_producev(
         impl_->rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
         RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
         RD_KAFKA_V_VALUE(payload, payload_size), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_HEADERS(hdrs),
-        RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(token))),
-        RD_KAFKA_V_END);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return {};
-    rd_kafka_headers_destroy(hdrs);
-    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) return std::unexpected(detail::make_error(err));
-    rd_kafka_poll(impl_->rk, 100);
-  }
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque(token)), RD_KAFKA_V_END);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) rd_kafka_headers_destroy(hdrs);
+    return err;
+  });
 }
 
 void kafka_producer::poll(int timeout_ms) {
