@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <expected>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -89,6 +90,28 @@ const config::redis_sink* redis_kind(const config::sink& s, const command_line& 
   return nullptr;
 }
 
+sinks::on_bad_event on_bad_event_of(const config::sink& s) {
+  return s.on_error == config::error_policy::dead_letter ? sinks::on_bad_event::dead_letter
+                                                         : sinks::on_bad_event::stop;
+}
+
+/// The dead-letter queue of a sink with `on_error: dead_letter` (its topic created when
+/// missing), null for one that stops instead; or why it cannot be had.
+std::expected<std::unique_ptr<kafka_dead_letter_queue>, std::string> dead_letters_for(
+    const config::pipeline& p, const config::sink& s) {
+  if (s.on_error != config::error_policy::dead_letter) return nullptr;
+  // Not compacted: every rejected record stays, even several with the same key.
+  const std::string topic = dlq_topic(p, s);
+  if (auto ok = transport::ensure_topics(p.transport.brokers,
+                                         {{topic, 1, p.transport.replication_factor, {}}}, 30'000);
+      !ok) {
+    return std::unexpected("cannot create the dead-letter topic " + topic + ": " +
+                           ok.error().message);
+  }
+  return std::make_unique<kafka_dead_letter_queue>(
+      transport::producer_options{p.transport.brokers, p.transport.producer}, topic, s.name);
+}
+
 std::string with_commas(std::int64_t n) {
   std::string digits = std::to_string(n < 0 ? -n : n);
   std::string out;
@@ -147,19 +170,10 @@ int run_sink(const command_line& cl) {
                                     cache_options_of(*r));
     cache.open();
 
-    std::unique_ptr<kafka_dead_letter_queue> dlq;
-    if (s->on_error == config::error_policy::dead_letter) {
-      // Not compacted: every rejected record stays, even several with the same key.
-      const std::string topic = dlq_topic(*p, *s);
-      if (auto ok = transport::ensure_topics(
-              p->transport.brokers, {{topic, 1, p->transport.replication_factor, {}}}, 30'000);
-          !ok) {
-        std::cerr << "sluice sink: cannot create the dead-letter topic " << topic << ": "
-                  << ok.error().message << "\n";
-        return ex_unavailable;
-      }
-      dlq = std::make_unique<kafka_dead_letter_queue>(
-          transport::producer_options{p->transport.brokers, p->transport.producer}, topic, s->name);
+    auto dlq = dead_letters_for(*p, *s);
+    if (!dlq) {
+      std::cerr << "sluice sink: " << dlq.error() << "\n";
+      return ex_unavailable;
     }
 
     const std::string group = group_of(*p, *s);
@@ -173,9 +187,8 @@ int run_sink(const command_line& cl) {
     sinks::runtime_options o;
     o.sink_name = s->name;
     o.tables_by_topic = w.tables_by_topic;
-    o.on_error = s->on_error == config::error_policy::dead_letter ? sinks::on_bad_event::dead_letter
-                                                                  : sinks::on_bad_event::stop;
-    sinks::sink_runtime runtime(o, source, cache, dlq.get());
+    o.on_error = on_bad_event_of(*s);
+    sinks::sink_runtime runtime(o, source, cache, dlq->get());
     std::string topics;
     for (const auto& t : w.topics) topics += (topics.empty() ? "" : ", ") + t;
     log(log_level::info, "sinks",
@@ -278,22 +291,8 @@ int run_replay(const command_line& cl) {
   }
   const std::string identity = p->name + "/" + s->name;
   try {
-    sinks::redis::replay_target target(r->url, identity);
-    int database = target.live_database();
-    if (in_place) {
-      target.clear_live();
-      log(log_level::info, "replay",
-          "replay " + s->name + ": cleared database " + std::to_string(database) +
-              "; rebuilding it in place");
-    } else {
-      database = target.claim_shadow(requested);
-      log(log_level::info, "replay",
-          "replay " + s->name + ": building a shadow copy in database " + std::to_string(database) +
-              " while database " + std::to_string(target.live_database()) + " keeps serving");
-    }
-    sinks::redis::redis_cache cache({r->url, database, identity, w.tables}, cache_options_of(*r));
-    cache.open();
-
+    // Kafka first: with --in-place the live database is emptied below, and nothing that can
+    // fail for want of Kafka may come between that and the rebuild.
     // Not a member of the sink's group: replay reads every partition and commits nothing.
     kafka_record_source source(
         sink_consumer_options(p->transport.brokers, group_of(*p, *s) + ".replay"), w.topics,
@@ -314,6 +313,28 @@ int run_replay(const command_line& cl) {
         marks[{t, part}] = *m;
       }
     }
+    auto dlq = dead_letters_for(*p, *s);
+    if (!dlq) {
+      std::cerr << "sluice replay: " << dlq.error() << "\n";
+      return ex_unavailable;
+    }
+
+    sinks::redis::replay_target target(r->url, identity);
+    int database = target.live_database();
+    if (in_place) {
+      target.clear_live();
+      log(log_level::info, "replay",
+          "replay " + s->name + ": cleared database " + std::to_string(database) +
+              "; rebuilding it in place");
+    } else {
+      database = target.claim_shadow(requested);
+      log(log_level::info, "replay",
+          "replay " + s->name + ": building a shadow copy in database " + std::to_string(database) +
+              " while database " + std::to_string(target.live_database()) + " keeps serving");
+    }
+    sinks::redis::redis_cache cache({r->url, database, identity, w.tables}, cache_options_of(*r));
+    cache.open();
+
     replay_progress progress(s->name, marks);
 
     enum class phase { catching_up, switching, done };
@@ -329,14 +350,7 @@ int run_replay(const command_line& cl) {
     o.tables_by_topic = w.tables_by_topic;
     o.max_batch_events = 2000;
     o.commit_offsets = false;
-    o.on_error = s->on_error == config::error_policy::dead_letter ? sinks::on_bad_event::dead_letter
-                                                                  : sinks::on_bad_event::stop;
-    std::unique_ptr<kafka_dead_letter_queue> dlq;
-    if (s->on_error == config::error_policy::dead_letter) {
-      dlq = std::make_unique<kafka_dead_letter_queue>(
-          transport::producer_options{p->transport.brokers, p->transport.producer},
-          dlq_topic(*p, *s), s->name);
-    }
+    o.on_error = on_bad_event_of(*s);
     o.after_batch = [&](const std::map<sinks::partition_ref, std::int64_t>& applied) {
       if (stop_requested) finish = true;
       if (current == phase::catching_up) {
@@ -372,7 +386,7 @@ int run_replay(const command_line& cl) {
         finish = true;
       }
     };
-    sinks::sink_runtime runtime(o, source, cache, dlq.get());
+    sinks::sink_runtime runtime(o, source, cache, dlq->get());
     auto outcome = runtime.run(finish);
     if (current == phase::switching) target.resume_live();
     if (outcome.result != sinks::run_outcome::status::stopped) {
@@ -551,7 +565,7 @@ int run_status(const command_line& cl) {
       c.close();
     } catch (const std::exception& e) {
       j["state"] = "unknown";
-      j["error"] = e.what();
+      j["error"] = config::redact(e.what());
       exit_code = ex_unavailable;
     }
     sinks_out.push_back(j);
