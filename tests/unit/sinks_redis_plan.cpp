@@ -245,6 +245,7 @@ TEST_CASE("unchanged TOAST columns are kept, include/exclude and TTL apply", "[u
   auto w = run(events, o, {{"order:7", older}});
   c = parse(w.transaction);
   CHECK(w.written == 1);
+  CHECK(w.left_absent == 1);
   CHECK(c.at(1) == command{"HSET", "__sluice:rows", "order:7", pos + "l1"});
 
   // json: the kept members come from the stored document.

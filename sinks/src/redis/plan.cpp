@@ -385,6 +385,7 @@ std::expected<batch_writes, bad_event> decide(
     if (!op.kept.empty() && !prior) {
       // The columns to keep are gone with the row (it expired): a cached row without them
       // would be wrong, so the key stays absent until the next full write of the row.
+      ++out.left_absent;
       continue;
     }
     if (json) {

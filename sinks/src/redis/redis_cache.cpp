@@ -195,6 +195,12 @@ std::expected<apply_stats, apply_error> redis_cache::apply(
       // counts as applied only once the table's older rows are gone.
       if (auto ok = finish_sweeps(writes->raised_floors); !ok) return std::unexpected(ok.error());
     }
+    if (writes->left_absent > 0) {
+      log(log_level::info, module,
+          std::to_string(writes->left_absent) +
+              " updates kept unchanged columns of rows that had expired: those keys stay absent "
+              "until their rows are next written whole");
+    }
     return apply_stats{writes->written, writes->skipped};
   }
   return std::unexpected(target_failure{

@@ -104,8 +104,9 @@ struct stored_state {
 /// The batch's transaction (MULTI … EXEC) and what it does.
 struct batch_writes {
   request transaction;
-  std::size_t written = 0;                 // events that changed the cache
-  std::size_t skipped = 0;                 // events not newer than what it holds
+  std::size_t written = 0;      // events that changed the cache
+  std::size_t skipped = 0;      // events not newer than what it holds
+  std::size_t left_absent = 0;  // of `written`: updates whose kept columns expired with the row
   std::vector<std::string> raised_floors;  // table ids: sweep their older rows afterwards
 };
 
