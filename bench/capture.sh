@@ -30,16 +30,11 @@ TIMEOUT_S="${TIMEOUT_S:-120}"
 PG_BIN=/usr/lib/postgresql/15/bin
 SLUICE="${SLUICE:-$ROOT/build/bin/sluice}"
 
-say() { printf '%s\n' "$*"; }
 die() { printf 'bench/capture: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 # ---------------------------------------------------------------- tools (installed if missing)
-apt_install() {
-  [ "$(id -u)" = 0 ] || die "$1 is missing and we are not root: apt-get install $1"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >/dev/null 2>&1 ||
-    { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >/dev/null; } ||
-    die "cannot install $*"
-}
 command -v kcat >/dev/null || apt_install kcat
 [ -x /usr/bin/time ] || apt_install time
 { command -v psql >/dev/null && [ -x "$PG_BIN/pg_recvlogical" ]; } || apt_install postgresql-client-15
@@ -71,8 +66,6 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-capture.XXXXXX")"
 EVENTS="$WORK/events.tsv"
 PIDS=()
 
-psql_q() { psql "$DSN" -X -q -A -t -v ON_ERROR_STOP=1 "$@"; }
-
 cleanup() {
   local code=$?
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -95,50 +88,6 @@ SQL
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-now() { printf '%s' "$EPOCHREALTIME"; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
-
-# Sum of the high watermarks of a topic's partitions: with an idempotent, non-transactional
-# producer and no retries that is the number of records in it.
-topic_partitions() {
-  kcat -b "$BROKERS" -L -t "$1" 2>/dev/null | sed -n 's/.* with \([0-9]*\) partitions.*/\1/p' | head -1
-}
-topic_count() {  # TOPIC [PARTITIONS]
-  local topic="$1" parts="${2:-}" p total=0 off
-  [ -n "$parts" ] || parts=$(topic_partitions "$topic")
-  [ -n "$parts" ] || { echo 0; return; }
-  for ((p = 0; p < parts; p++)); do
-    off=$(kcat -b "$BROKERS" -Q -t "$topic:$p:-1" 2>/dev/null | awk '/offset/ { print $NF }')
-    total=$((total + ${off:-0}))
-  done
-  echo "$total"
-}
-
-# Where the CPU went. A sampler writes "<cpu s of the process> <cpu s of its main thread>
-# <s its main thread was runnable but waiting for a cpu>" (/proc/PID/stat and schedstat) every
-# 100 ms into FILE until the process exits, so the last value survives it (a walsender leaves
-# with its client).
-HZ=$(getconf CLK_TCK)
-proc_sampler() {  # PID FILE
-  local pid="$1" file="$2"
-  while [ -r "/proc/$pid/stat" ]; do
-    awk -v hz="$HZ" 'FNR == NR { sub(/^.*\) /, ""); cpu = ($12 + $13) / hz; next }
-      { printf "%.2f %.2f %.2f\n", cpu, $1 / 1e9, $2 / 1e9 }' \
-      "/proc/$pid/stat" "/proc/$pid/schedstat" >"$file.tmp" 2>/dev/null && mv "$file.tmp" "$file"
-    sleep 0.1
-  done
-}
-field() { [ -s "$1" ] && cut -d' ' -f"$2" "$1" || echo "?"; }  # FILE N
-walsender_pid() {
-  local pid=""
-  for _ in $(seq 100); do
-    pid=$(psql_q -c "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$1' AND active")
-    [ -n "$pid" ] && break
-    sleep 0.02
-  done
-  echo "$pid"
-}
 start_walsender_sampler() {  # SLOT FILE
   local pid
   pid=$(walsender_pid "$1")
@@ -150,15 +99,8 @@ start_walsender_sampler() {  # SLOT FILE
 walsender_cpu() {  # FILE → "walsender 1.23 s cpu (+0.40 s waiting for a cpu)"
   printf 'walsender %s s cpu (+%s s waiting for a cpu)' "$(field "$1" 1)" "$(field "$1" 3)"
 }
-# The Kafka broker's CPU seconds so far (all threads).
+# The broker's pid, for broker_cpu (bench/lib.sh).
 KAFKA_PID=$("$ROOT/scripts/services.sh" status 2>/dev/null | sed -n 's/^kafka: .* pid \([0-9]*\).*/\1/p')
-broker_cpu() {
-  if [ -n "$KAFKA_PID" ] && [ -r "/proc/$KAFKA_PID/stat" ]; then
-    awk -v hz="$HZ" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$KAFKA_PID/stat"
-  else
-    echo 0
-  fi
-}
 time_cpu() { awk '{ printf "%.2f", $1 + $2 }' "$1"; }  # FILE written by /usr/bin/time -f '%U %S'
 
 # ---------------------------------------------------------------- (a) pg_recvlogical

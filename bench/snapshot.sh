@@ -36,16 +36,11 @@ CATCHUP_S="${CATCHUP_S:-60}"
 KAFKA_YAML="${KAFKA_YAML:-}"
 SLUICE="${SLUICE:-$ROOT/build/bin/sluice}"
 
-say() { printf '%s\n' "$*"; }
 die() { printf 'bench/snapshot: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 
 # ---------------------------------------------------------------- tools (installed if missing)
-apt_install() {
-  [ "$(id -u)" = 0 ] || die "$1 is missing and we are not root: apt-get install $1"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >/dev/null 2>&1 ||
-    { apt-get update >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@" >/dev/null; } ||
-    die "cannot install $*"
-}
 command -v kcat >/dev/null || apt_install kcat
 [ -x /usr/bin/time ] || apt_install time
 command -v psql >/dev/null || apt_install postgresql-client-15
@@ -74,7 +69,6 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-snapshot.XXXXXX")"
 EVENTS="$WORK/events.tsv"
 PIDS=()
 
-psql_q() { psql "$DSN" -X -q -A -t -v ON_ERROR_STOP=1 "$@"; }
 in_list() { local IFS=,; printf "'%s'" "$*" | sed "s/,/','/g"; }  # a b → 'a','b'
 
 cleanup() {
@@ -99,53 +93,13 @@ SQL
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-now() { printf '%s' "$EPOCHREALTIME"; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", (s > 0 ? n / s : 0) }'; }
 minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
-# Sum of the high watermarks of a topic's partitions: with an idempotent, non-transactional
-# producer and no retries that is the number of records in it.
-topic_partitions() {
-  kcat -b "$BROKERS" -L -t "$1" 2>/dev/null | sed -n 's/.* with \([0-9]*\) partitions.*/\1/p' | head -1
-}
-topic_count() {  # TOPIC [PARTITIONS]
-  local topic="$1" parts="${2:-}" p total=0 off
-  [ -n "$parts" ] || parts=$(topic_partitions "$topic")
-  [ -n "$parts" ] || { echo 0; return; }
-  for ((p = 0; p < parts; p++)); do
-    off=$(kcat -b "$BROKERS" -Q -t "$topic:$p:-1" 2>/dev/null | awk '/offset/ { print $NF }')
-    total=$((total + ${off:-0}))
-  done
-  echo "$total"
-}
-
 # ---------------------------------------------------------------- where the CPU went
-# As in bench/capture.sh: a sampler writes "<cpu s of the process> <cpu s of its main thread>
-# <s its main thread was runnable but waiting for a cpu>" every 100 ms until the process exits.
-HZ=$(getconf CLK_TCK)
-proc_sampler() {  # PID FILE
-  local pid="$1" file="$2"
-  while [ -r "/proc/$pid/stat" ]; do
-    awk -v hz="$HZ" 'FNR == NR { sub(/^.*\) /, ""); cpu = ($12 + $13) / hz; next }
-      { printf "%.2f %.2f %.2f\n", cpu, $1 / 1e9, $2 / 1e9 }' \
-      "/proc/$pid/stat" "/proc/$pid/schedstat" >"$file.tmp" 2>/dev/null && mv "$file.tmp" "$file"
-    sleep 0.1
-  done
-}
-field() { [ -s "$1" ] && cut -d' ' -f"$2" "$1" || echo "?"; }  # FILE N
-# CPU seconds of a process and all its threads so far; with CHILDREN=1 also of its reaped
-# children (utime, stime, cutime, cstime).
+# The services' pids, for broker_cpu (bench/lib.sh) and postgres_cpu.
 SERVICES_STATUS=$("$ROOT/scripts/services.sh" status 2>/dev/null || true)
 KAFKA_PID=$(sed -n 's/^kafka: .* pid \([0-9]*\).*/\1/p' <<<"$SERVICES_STATUS")
 PG_PID=$(sed -n 's/^postgres: .* pid \([0-9]*\).*/\1/p' <<<"$SERVICES_STATUS")
-broker_cpu() {
-  if [ -n "$KAFKA_PID" ] && [ -r "/proc/$KAFKA_PID/stat" ]; then
-    awk -v hz="$HZ" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$KAFKA_PID/stat"
-  else
-    echo 0
-  fi
-}
 # All of Postgres: the postmaster with every backend it reaped (the snapshot workers' and
 # COPY's backends exit when their connection closes) plus the backends alive now. A backend
 # whose client just left is counted only once reaped: callers wait a moment (settle) first.
@@ -173,16 +127,6 @@ thread_cpu() {  # PID → "main 1.23 s, other sluice threads 0.45 s, rdk:* 0.67 
       sub(/^.*\) /, ""); print (tid == pid ? "main" : comm), $12 + $13 }' "$t/stat" 2>/dev/null || true
   done | awk -v hz="$HZ" '{ g = ($1 ~ /^rdk:/ ? "rdk:*" : ($1 == "main" ? "main thread" : "other " $1 " threads")); s[g] += $2 }
     END { n = 0; for (g in s) printf "%s%s %.2f s", (n++ ? ", " : ""), g, s[g] / hz }'
-}
-
-walsender_pid() {
-  local pid=""
-  for _ in $(seq 100); do
-    pid=$(psql_q -c "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$1' AND active")
-    [ -n "$pid" ] && break
-    sleep 0.02
-  done
-  echo "$pid"
 }
 
 # ---------------------------------------------------------------- progress of a snapshot
