@@ -23,6 +23,7 @@ commands:
   tail     -c FILE            print change events from the pipeline's topics
            [--table schema.table] [--max N] [--idle-ms MS]
   sink     NAME -c FILE       run a worker of sink NAME until SIGTERM (start several to share the work)
+           [--workers N]      run N workers in this process, each with partitions of its own
            [--instance ID]    a stable worker name: a restarted worker takes its partitions back at once
   replay   NAME -c FILE       rebuild sink NAME from the beginning of its topics into a shadow copy,
            [--shadow-db N]    then switch it in atomically (default: the highest empty database)

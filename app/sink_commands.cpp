@@ -1,5 +1,6 @@
 #include "sink_commands.hpp"
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -11,6 +12,7 @@
 #include <pqxx/pqxx>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "kafka_sink_adapters.hpp"
 #include "sluice/config/loader.hpp"
@@ -25,6 +27,9 @@ namespace sluice::app {
 namespace {
 
 using clock = std::chrono::steady_clock;
+
+// Workers one `sluice sink` process may run (--workers); beyond the cores they only contend.
+constexpr int max_workers = 64;
 
 /// The sink named by the first positional argument, or an exit code.
 const config::sink* find_sink(const command_line& cl, const config::pipeline& p, int& exit_code) {
@@ -156,6 +161,66 @@ int exit_code_of(const sinks::run_outcome& outcome) {
 
 }  // namespace
 
+namespace {
+
+/// Worker `index` of `count` in this process: its own Redis connection, Kafka consumer (a member
+/// of the sink's group, like a worker in another process), dead-letter producer and runtime.
+/// Runs until `stop`; returns its exit code.
+int run_sink_worker(const command_line& cl, const config::pipeline& p, const config::sink& s,
+                    const config::redis_sink& r, const sink_wiring& w, int index, int count,
+                    const std::atomic<bool>& stop) {
+  const std::string name = count == 1 ? s.name : s.name + "#" + std::to_string(index + 1);
+  try {
+    sinks::redis::redis_cache cache({r.url, std::nullopt, p.name + "/" + s.name, w.tables},
+                                    cache_options_of(r));
+    cache.open();
+
+    auto dlq = dead_letters_for(p, s);
+    if (!dlq) {
+      std::cerr << "sluice sink: " << dlq.error() << "\n";
+      return ex_unavailable;
+    }
+
+    const std::string group = group_of(p, s);
+    auto consumer_options = sink_consumer_options(p.transport.brokers, group);
+    if (cl.flag("--instance")) {
+      // Static membership (KIP-345): a restarted worker with the same name gets its partitions
+      // back at once instead of after the session timeout and a rebalance.
+      consumer_options.extra["group.instance.id"] =
+          s.name + "." + cl.option("--instance") +
+          (count == 1 ? "" : "." + std::to_string(index + 1));
+    }
+    if (count > 1) {
+      // The process' prefetched records stay about what one worker's would be.
+      consumer_options.extra["queued.max.messages.kbytes"] =
+          std::to_string(std::max(16384, 65536 / count));
+    }
+    kafka_record_source source(consumer_options, w.topics, kafka_record_source::mode::group);
+    sinks::runtime_options o;
+    o.sink_name = name;
+    o.tables_by_topic = w.tables_by_topic;
+    o.on_error = on_bad_event_of(s);
+    sinks::sink_runtime runtime(o, source, cache, dlq->get());
+    std::string topics;
+    for (const auto& t : w.topics) topics += (topics.empty() ? "" : ", ") + t;
+    log(log_level::info, "sinks", "sink " + name + ": consuming " + topics + " in group " + group);
+    auto outcome = runtime.run(stop);
+    if (outcome.result == sinks::run_outcome::status::stopped) {
+      log(log_level::info, "sinks",
+          "sink " + name + ": stopped after committing what was applied (" +
+              std::to_string(outcome.events_applied) + " events applied, " +
+              std::to_string(outcome.events_skipped) + " skipped as not newer)");
+    } else {
+      std::cerr << "sluice sink: " << outcome.message << "\n";
+    }
+    return exit_code_of(outcome);
+  } catch (...) {
+    return report_failure("sluice sink", name);
+  }
+}
+
+}  // namespace
+
 int run_sink(const command_line& cl) {
   int code = 0;
   auto p = load_pipeline(cl, code);
@@ -164,48 +229,48 @@ int run_sink(const command_line& cl) {
   if (s == nullptr) return code;
   const config::redis_sink* r = redis_kind(*s, cl, code);
   if (r == nullptr) return code;
-  const sink_wiring w = wiring_of(*p, *s);
-  try {
-    sinks::redis::redis_cache cache({r->url, std::nullopt, p->name + "/" + s->name, w.tables},
-                                    cache_options_of(*r));
-    cache.open();
-
-    auto dlq = dead_letters_for(*p, *s);
-    if (!dlq) {
-      std::cerr << "sluice sink: " << dlq.error() << "\n";
-      return ex_unavailable;
+  int count = 1;
+  if (cl.flag("--workers")) {
+    const std::string text = cl.option("--workers");
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), count);
+    if (ec != std::errc{} || end != text.data() + text.size() || count < 1 || count > max_workers) {
+      std::cerr << "sluice sink: --workers needs a number from 1 to " << max_workers << "\n";
+      return ex_usage;
     }
-
-    const std::string group = group_of(*p, *s);
-    auto consumer_options = sink_consumer_options(p->transport.brokers, group);
-    if (cl.flag("--instance")) {
-      // Static membership (KIP-345): a restarted worker with the same name gets its partitions
-      // back at once instead of after the session timeout and a rebalance.
-      consumer_options.extra["group.instance.id"] = s->name + "." + cl.option("--instance");
-    }
-    kafka_record_source source(consumer_options, w.topics, kafka_record_source::mode::group);
-    sinks::runtime_options o;
-    o.sink_name = s->name;
-    o.tables_by_topic = w.tables_by_topic;
-    o.on_error = on_bad_event_of(*s);
-    sinks::sink_runtime runtime(o, source, cache, dlq->get());
-    std::string topics;
-    for (const auto& t : w.topics) topics += (topics.empty() ? "" : ", ") + t;
-    log(log_level::info, "sinks",
-        "sink " + s->name + ": consuming " + topics + " in group " + group);
-    auto outcome = runtime.run(stop_requested);
-    if (outcome.result == sinks::run_outcome::status::stopped) {
-      log(log_level::info, "sinks",
-          "sink " + s->name + ": stopped after committing what was applied (" +
-              std::to_string(outcome.events_applied) + " events applied, " +
-              std::to_string(outcome.events_skipped) + " skipped as not newer)");
-    } else {
-      std::cerr << "sluice sink: " << outcome.message << "\n";
-    }
-    return exit_code_of(outcome);
-  } catch (...) {
-    return report_failure("sluice sink", s->name);
   }
+  const sink_wiring w = wiring_of(*p, *s);
+  if (count == 1) return run_sink_worker(cl, *p, *s, *r, w, 0, 1, stop_requested);
+
+  // Workers in one process share nothing but the process: each is a member of the group with
+  // partitions of its own, so Redis applies one worker's transaction while another worker
+  // reads and decides its next batch. When one worker ends (a bad record, a failure), the
+  // others stop too, so the process exits and says why.
+  std::atomic<bool> stop{false};
+  std::atomic<int> ended{0};
+  std::atomic<int> first_ended{-1};
+  std::vector<int> codes(static_cast<std::size_t>(count), 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < count; ++i) {
+    threads.emplace_back([&, i] {
+      codes[static_cast<std::size_t>(i)] = run_sink_worker(cl, *p, *s, *r, w, i, count, stop);
+      int none = -1;
+      first_ended.compare_exchange_strong(none, i);
+      ++ended;
+    });
+  }
+  while (!stop_requested && ended.load() == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  stop = true;
+  for (auto& t : threads) t.join();
+  // The code of the worker whose end stopped the others; else of any that failed.
+  if (first_ended >= 0 && codes[static_cast<std::size_t>(first_ended.load())] != 0) {
+    return codes[static_cast<std::size_t>(first_ended.load())];
+  }
+  for (int c : codes) {
+    if (c != 0) return c;
+  }
+  return 0;
 }
 
 namespace {

@@ -5,7 +5,7 @@
 
 namespace sluice::app {
 
-/// sluice sink <name> -c FILE: runs one worker of the sink until SIGTERM.
+/// sluice sink <name> -c FILE [--workers N]: runs workers of the sink until SIGTERM.
 int run_sink(const command_line& cl);
 /// sluice replay <name> -c FILE [--in-place] [--shadow-db N]: rebuilds the sink's data from the
 /// beginning of its topics.

@@ -1,7 +1,8 @@
 // The Redis cache end to end, as real processes: Postgres → sluice capture → Kafka → sluice
-// sink → Redis. One random workload of 50,000 operations feeds three sinks at once: one left
-// alone, one killed with SIGKILL at random points and restarted, and one run as two workers
-// of one group. Each must end up holding exactly the rows of the tables.
+// sink → Redis. One random workload of 50,000 operations feeds three sinks at once: one run as
+// three workers in one process (--workers 3), one killed with SIGKILL at random points and
+// restarted, and one run as two worker processes of one group. Each must end up holding exactly
+// the rows of the tables.
 
 #include <catch2/catch.hpp>
 #include <csignal>
@@ -195,11 +196,22 @@ std::int64_t applied_in_log(const std::string& log) {
   return std::stoll(m[1]);
 }
 
+/// Events each worker of a --workers process applied, by worker number, from its stop lines.
+std::map<int, std::int64_t> applied_by_worker(const std::string& log) {
+  static const std::regex stopped(
+      R"(sink \w+#(\d+): stopped after committing what was applied \((\d+) events)");
+  std::map<int, std::int64_t> out;
+  for (std::sregex_iterator it(log.begin(), log.end(), stopped), end; it != end; ++it) {
+    out[std::stoi((*it)[1])] = std::stoll((*it)[2]);
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE(
     "50,000 random changes: every sink converges to the tables, through kill -9 and "
-    "with two workers in one group",
+    "with workers in one process and in two",
     "[integration][sink][fault]") {
   const std::string name = test::unique_name("sink_load");
   const std::string a = "public." + name + "_a";
@@ -231,7 +243,11 @@ TEST_CASE(
     REQUIRE(p->wait_for_log("assigned"));
     return p;
   };
-  auto plain = start("plain", dir + ".plain.log");
+  // Three workers in one process, one per partition.
+  auto plain_args = test::sink_args(file, "plain");
+  plain_args.insert(plain_args.end(), {"--workers", "3"});
+  auto plain = std::make_unique<test::child_process>(plain_args, dir + ".plain.log");
+  REQUIRE(plain->wait_for_log("assigned"));
   // A stable instance name, so that each restart gets the partitions back at once and the next
   // kill lands while it applies batches, not while it waits for a rebalance.
   auto killed_args = test::sink_args(file, "killed");
@@ -305,7 +321,13 @@ TEST_CASE(
   CHECK(killed->wait() == 0);
   CHECK(pair1->wait() == 0);
   CHECK(pair2->wait() == 0);
-  // Both workers of the group applied a share of the events.
+  // Every worker applied a share of the events: the three in one process, and the two processes.
+  const auto shares = applied_by_worker(plain->log());
+  CHECK(shares.size() == 3);
+  for (const auto& [worker, applied] : shares) {
+    INFO("plain worker " << worker);
+    CHECK(applied > 0);
+  }
   CHECK(applied_in_log(pair1->log()) > 0);
   CHECK(applied_in_log(pair2->log()) > 0);
   capture.signal(SIGTERM);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <mutex>
 
 #include "connection.hpp"
 #include "layout.hpp"
@@ -15,8 +16,11 @@ constexpr std::string_view module = "sinks.redis";
 constexpr int sweep_count = 512;  // rows hash entries looked at per sweep step
 
 // The scripts as std::string, one object each: connection caches their SHA by address.
+// Several workers of one process open caches at once.
 const std::string& script(const char* text) {
+  static std::mutex guard;
   static std::map<const char*, std::string> scripts;
+  std::lock_guard lock(guard);
   auto it = scripts.find(text);
   if (it == scripts.end()) it = scripts.emplace(text, text).first;
   return it->second;
