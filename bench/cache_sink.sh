@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The Redis cache sink against Redis' own pipelined write rate, in one run on one machine.
 #
-#   ./bench/cache_sink.sh              # 1,000,000 change events
+#   ./bench/cache_sink.sh              # 1,000,000 change events, 3 partitions, 3 workers
 #   EVENTS=200000 ./bench/cache_sink.sh
+#   WORKERS=1 ./bench/cache_sink.sh    # one worker applying every partition
 #
 # 1. Writes EVENTS change events (inserts of distinct rows with 6 columns, as capture writes
 #    them) into a fresh topic with kcat.
-# 2. Times `sluice sink` from offset 0 until Redis holds every event's offset (from the moment
-#    the worker owns its partitions, so the consumer group's join delay is not counted).
+# 2. Times `sluice sink --workers WORKERS` (one process; by default one worker per partition)
+#    from offset 0 until Redis holds every event's offset (from the moment a worker owns its
+#    partitions, so the consumer group's join delay is not counted).
 # 3. Times `redis-benchmark -P 64` doing the same number of HSETs with 6 fields each.
 # 4. Times `sluice replay` rebuilding the same cache into a shadow database and switching.
 # Prints the three rates and ends with cache_ratio=<sink rate / redis-benchmark rate>.
@@ -19,6 +21,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 EVENTS=${EVENTS:-1000000}
 PARTITIONS=${PARTITIONS:-3}
+WORKERS=${WORKERS:-$PARTITIONS}
 db_bench=${BENCH_DB_BASE:-11}
 db_shadow=$((db_bench + 1))
 db_sink=$((db_bench + 2))
@@ -102,8 +105,8 @@ now() { date +%s.%N; }
 cpu_of() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
 redis_pid=$(rcli INFO server | tr -d '\r' | sed -n 's/^process_id://p')
 
-echo "== sluice sink from offset 0"
-"$sluice" sink orders -c "$work/pipeline.yaml" >"$work/sink.log" 2>&1 &
+echo "== sluice sink --workers $WORKERS from offset 0"
+"$sluice" sink orders -c "$work/pipeline.yaml" --workers "$WORKERS" >"$work/sink.log" 2>&1 &
 sink_pid=$!
 until grep -q 'assigned' "$work/sink.log" 2>/dev/null; do
   kill -0 "$sink_pid" 2>/dev/null || { cat "$work/sink.log"; exit 1; }
@@ -146,7 +149,7 @@ grep -E 'events applied' "$work/sink.log" | tail -2 | sed 's/^/  /'
 sink_pid=
 
 echo
-echo "sink_rate=$sink_rate events/s (from offset 0 until caught up)"
+echo "sink_rate=$sink_rate events/s ($WORKERS workers, from offset 0 until caught up)"
 echo "redis_benchmark_rate=$redis_rate HSET/s (-P 64, 6 fields)"
 echo "replay_rate=$replay_rate records/s (into the shadow database, then SWAPDB)"
 echo "cache_ratio=$(awk -v s="$sink_rate" -v r="$redis_rate" 'BEGIN { printf "%.2f", s / r }')"
