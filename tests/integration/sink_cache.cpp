@@ -243,7 +243,7 @@ TEST_CASE(
     REQUIRE(p->wait_for_log("assigned"));
     return p;
   };
-  // Three workers in one process, one per partition.
+  // Three workers in one process, sharing the six partitions of the two tables.
   auto plain_args = test::sink_args(file, "plain");
   plain_args.insert(plain_args.end(), {"--workers", "3"});
   auto plain = std::make_unique<test::child_process>(plain_args, dir + ".plain.log");
