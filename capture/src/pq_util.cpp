@@ -6,14 +6,14 @@
 
 namespace sluice::capture::detail {
 
-PGconn* connect(const std::string& dsn, bool replication) {
+PGconn* connect(const std::string& dsn, bool replication, const char* application_name) {
   // The type mapper depends on these output formats (docs/events.md); the walsender runs the
   // output functions with the replication session's settings.
   static const char* const session_options =
       "-c datestyle=ISO -c intervalstyle=iso_8601 -c timezone=UTC -c extra_float_digits=3 "
       "-c bytea_output=hex";
   std::vector<const char*> keys{"dbname", "options", "application_name"};
-  std::vector<const char*> values{dsn.c_str(), session_options, "sluice"};
+  std::vector<const char*> values{dsn.c_str(), session_options, application_name};
   if (replication) {
     keys.push_back("replication");
     values.push_back("database");

@@ -27,7 +27,8 @@ inline std::string one_line(const char* text) {
 result_ptr exec(PGconn* conn, const std::string& sql, const std::vector<std::string>& params = {});
 
 /// Connects with the user's DSN plus our own parameters. expand_dbname lets the DSN be a URI or
-/// a key=value string; parameters after it override.
-PGconn* connect(const std::string& dsn, bool replication);
+/// a key=value string; parameters after it override. `application_name` is what
+/// pg_stat_activity shows for the connection.
+PGconn* connect(const std::string& dsn, bool replication, const char* application_name = "sluice");
 
 }  // namespace sluice::capture::detail

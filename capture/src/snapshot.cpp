@@ -30,8 +30,12 @@ void warn(const std::string& m) {
   log(log_level::warn, "snapshot", m);
 }
 
-PGconn* open_connection(const std::string& dsn) {
-  PGconn* conn = detail::connect(dsn, false);
+// What pg_stat_activity shows for the snapshot's connections.
+constexpr const char* snapshot_application = "sluice snapshot";
+constexpr const char* progress_application = "sluice snapshot progress";
+
+PGconn* open_connection(const std::string& dsn, const char* application_name) {
+  PGconn* conn = detail::connect(dsn, false, application_name);
   if (PQstatus(conn) != CONNECTION_OK) {
     std::string why = detail::one_line(PQerrorMessage(conn));
     PQfinish(conn);
@@ -42,7 +46,7 @@ PGconn* open_connection(const std::string& dsn) {
 
 struct connection {
   PGconn* conn;
-  explicit connection(const std::string& dsn) : conn(open_connection(dsn)) {}
+  explicit connection(const std::string& dsn) : conn(open_connection(dsn, snapshot_application)) {}
   ~connection() { PQfinish(conn); }
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
@@ -198,7 +202,6 @@ struct snapshot_coordinator::pending_progress {
 
 snapshot_coordinator::snapshot_coordinator(snapshot_options options)
     : options_(std::move(options)), run_id_(std::random_device{}()) {
-  progress_conn_ = open_connection(options_.dsn);
   threads_.emplace_back([this] { plan_loop(); });
   for (int i = 0; i < options_.parallelism; ++i) threads_.emplace_back([this] { worker_loop(); });
 }
@@ -562,33 +565,48 @@ void snapshot_coordinator::on_transaction_end(schemas::lsn end_lsn) {
 void snapshot_coordinator::on_confirmed(schemas::lsn confirmed) {
   while (!pending_.empty() && pending_.front().end && *pending_.front().end <= confirmed) {
     const pending_progress p = pending_.front();
-    const std::string request = std::to_string(p.request_id);
-    exec(progress_conn_, "BEGIN");
-    exec(progress_conn_,
-         "UPDATE sluice.snapshot_ranges SET last_key = $3::jsonb, rows_done = rows_done + $4, "
-         "done = $5 WHERE request_id = $1 AND range_id = $2",
-         {request, std::to_string(p.range_id),
-          p.last_key ? nlohmann::json(*p.last_key).dump() : std::string("null"),
-          std::to_string(p.rows), p.final_chunk ? "true" : "false"});
-    auto state = exec(progress_conn_,
-                      "UPDATE sluice.snapshot_requests SET rows_done = rows_done + $2, "
-                      "state = CASE WHEN NOT EXISTS (SELECT 1 FROM sluice.snapshot_ranges "
-                      "WHERE request_id = $1 AND NOT done) THEN 'done' ELSE state END, "
-                      "finished_at = CASE WHEN NOT EXISTS (SELECT 1 FROM sluice.snapshot_ranges "
-                      "WHERE request_id = $1 AND NOT done) THEN now() END "
-                      "WHERE id = $1 RETURNING state, schema_name || '.' || table_name, rows_done",
-                      {request, std::to_string(p.rows)});
-    exec(progress_conn_, "COMMIT");
+    if (progress_conn_ == nullptr)
+      progress_conn_ = open_connection(options_.dsn, progress_application);
+    std::optional<std::string> finished;
+    try {
+      finished = record_progress(p);
+    } catch (const source_error&) {
+      // A lost connection stays lost, and a failed statement leaves the transaction aborted:
+      // the next attempt (capture retries after a backoff) starts on a fresh connection. The
+      // chunk stays pending until its progress is recorded.
+      PQfinish(progress_conn_);
+      progress_conn_ = nullptr;
+      throw;
+    }
     if (p.final_chunk) {
       std::lock_guard lock(mutex_);
       active_.erase({p.request_id, p.range_id});
     }
-    if (PQntuples(state.get()) == 1 && value_of(state.get(), 0, 0) == "done" && p.final_chunk) {
-      info("snapshot of " + value_of(state.get(), 0, 1) + " done: " + value_of(state.get(), 0, 2) +
-           " rows");
-    }
+    if (finished && p.final_chunk) info("snapshot of " + *finished);
     pending_.erase(pending_.begin());
   }
+}
+
+std::optional<std::string> snapshot_coordinator::record_progress(const pending_progress& p) {
+  const std::string request = std::to_string(p.request_id);
+  exec(progress_conn_, "BEGIN");
+  exec(progress_conn_,
+       "UPDATE sluice.snapshot_ranges SET last_key = $3::jsonb, rows_done = rows_done + $4, "
+       "done = $5 WHERE request_id = $1 AND range_id = $2",
+       {request, std::to_string(p.range_id),
+        p.last_key ? nlohmann::json(*p.last_key).dump() : std::string("null"),
+        std::to_string(p.rows), p.final_chunk ? "true" : "false"});
+  auto state = exec(progress_conn_,
+                    "UPDATE sluice.snapshot_requests SET rows_done = rows_done + $2, "
+                    "state = CASE WHEN NOT EXISTS (SELECT 1 FROM sluice.snapshot_ranges "
+                    "WHERE request_id = $1 AND NOT done) THEN 'done' ELSE state END, "
+                    "finished_at = CASE WHEN NOT EXISTS (SELECT 1 FROM sluice.snapshot_ranges "
+                    "WHERE request_id = $1 AND NOT done) THEN now() END "
+                    "WHERE id = $1 RETURNING state, schema_name || '.' || table_name, rows_done",
+                    {request, std::to_string(p.rows)});
+  exec(progress_conn_, "COMMIT");
+  if (PQntuples(state.get()) != 1 || value_of(state.get(), 0, 0) != "done") return std::nullopt;
+  return value_of(state.get(), 0, 1) + " done: " + value_of(state.get(), 0, 2) + " rows";
 }
 
 void snapshot_coordinator::stream_restarted() {

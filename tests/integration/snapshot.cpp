@@ -199,6 +199,34 @@ TEST_CASE("a snapshot killed half-way resumes without re-reading finished chunks
   test::drop_slot(spec.slot());
 }
 
+TEST_CASE("a snapshot goes on after its progress connection is dropped",
+          "[integration][snapshot][fault]") {
+  const std::string name = test::unique_name("snap_drop");
+  const std::string table = name + "_t";
+  create_table(table, 100'000);
+  test::pipeline_spec spec(name, {"public." + table});
+  spec.snapshot = "initial";
+  spec.extra_source_yaml = "    snapshot_parallelism: 2\n";
+  const std::string file = test::write_pipeline(spec);
+  test::child_process capture(test::capture_args(file, test::scratch_dir() + "/" + name),
+                              test::scratch_dir() + "/" + name + ".log");
+  REQUIRE(capture.wait_for_log("streaming"));
+  const auto until = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  while (snapshot_rows_done(spec.slot()) < 20'000 && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE_FALSE(snapshot_done(spec.slot()));
+  // The connection that records chunks' progress goes away, as it would with a Postgres
+  // restart or a network cut: capture must open another, not retry on the dead one forever.
+  CHECK(test::sql_value("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE application_name = 'sluice snapshot progress'") == "1");
+  wait_snapshot_done(spec.slot());
+  check_topic_equals_table(spec.topic("public." + table), table);
+  capture.signal(SIGTERM);
+  CHECK(capture.wait() == 0);
+  test::drop_slot(spec.slot());
+}
+
 TEST_CASE("an ad-hoc re-snapshot while writes continue brings the topic back to the table",
           "[integration][snapshot]") {
   const std::string name = test::unique_name("snap_adhoc");

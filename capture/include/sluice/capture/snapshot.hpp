@@ -88,6 +88,9 @@ class snapshot_coordinator {
   void worker_loop();
   void run_range(range_task& task);
   void log_progress();
+  /// Saves one chunk's progress in one transaction on progress_conn_. Returns "<table> done:
+  /// <n> rows" once the chunk's request is done.
+  std::optional<std::string> record_progress(const pending_progress& p);
 
   snapshot_options options_;
   std::uint64_t run_id_;
