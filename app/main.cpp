@@ -24,6 +24,7 @@ commands:
            [--table schema.table] [--max N] [--idle-ms MS]
   sink     NAME -c FILE       run a worker of sink NAME until SIGTERM (start several to share the work)
            [--workers N]      run N workers in this process, each with partitions of its own
+                              (default: the sink's workers setting, else 1)
            [--instance ID]    a stable worker name: a restarted worker takes its partitions back at once
   replay   NAME -c FILE       rebuild sink NAME from the beginning of its topics into a shadow copy,
            [--shadow-db N]    then switch it in atomically (default: the highest empty database)

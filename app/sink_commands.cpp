@@ -28,9 +28,6 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-// Workers one `sluice sink` process may run (--workers); beyond the cores they only contend.
-constexpr int max_workers = 64;
-
 /// The sink named by the first positional argument, or an exit code.
 const config::sink* find_sink(const command_line& cl, const config::pipeline& p, int& exit_code) {
   if (cl.positional.empty()) {
@@ -229,12 +226,14 @@ int run_sink(const command_line& cl) {
   if (s == nullptr) return code;
   const config::redis_sink* r = redis_kind(*s, cl, code);
   if (r == nullptr) return code;
-  int count = 1;
+  int count = s->workers;
   if (cl.flag("--workers")) {
     const std::string text = cl.option("--workers");
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), count);
-    if (ec != std::errc{} || end != text.data() + text.size() || count < 1 || count > max_workers) {
-      std::cerr << "sluice sink: --workers needs a number from 1 to " << max_workers << "\n";
+    if (ec != std::errc{} || end != text.data() + text.size() || count < 1 ||
+        count > config::max_sink_workers) {
+      std::cerr << "sluice sink: --workers needs a number from 1 to " << config::max_sink_workers
+                << "\n";
       return ex_usage;
     }
   }

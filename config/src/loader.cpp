@@ -33,7 +33,7 @@ constexpr std::string_view postgres_keys[] = {"dsn",
 constexpr std::string_view transport_keys[] = {"kafka"};
 constexpr std::string_view kafka_keys[] = {"brokers", "topic_prefix", "partitions",
                                            "replication_factor", "producer"};
-constexpr std::string_view sink_keys[] = {"redis", "search", "view", "on_error"};
+constexpr std::string_view sink_keys[] = {"redis", "search", "view", "on_error", "workers"};
 constexpr std::string_view sink_kinds[] = {"redis", "search", "view"};
 constexpr std::string_view redis_keys[] = {"url",     "tables",  "key", "format",
                                            "include", "exclude", "ttl"};
@@ -265,6 +265,13 @@ class pipeline_reader {
     }
     sink s{name, redis_sink{},
            r_.choice_or<error_policy>(*m, "on_error", error_policy::stop, error_policies)};
+    s.workers = r_.integer_or(*m, "workers", 1, 1);
+    if (s.workers > max_sink_workers) {
+      r_.report(m->find("workers")->mark(), "workers must be at most " +
+                                                std::to_string(max_sink_workers) + ", got " +
+                                                std::to_string(s.workers));
+      s.workers = 1;
+    }
     const field& kind = *kinds[0];
     if (kind.label == "redis") {
       if (auto km = r_.map(kind, *m, redis_keys)) s.kind = read_redis(*km);

@@ -111,7 +111,8 @@ std::string summary(const pipeline& p) {
     std::string target = std::visit([](const auto& kind) { return describe_target(kind); }, s.kind);
     out += "  sink " + s.name + ": " + std::string(kind_name(s)) + " -> " + target + "\n";
     out += "    tables " + join(tables_of(s)) +
-           (s.on_error == error_policy::dead_letter ? ", on_error dead_letter" : "") + "\n";
+           (s.on_error == error_policy::dead_letter ? ", on_error dead_letter" : "") +
+           (s.workers > 1 ? ", " + std::to_string(s.workers) + " workers" : "") + "\n";
   }
   return out;
 }

@@ -212,6 +212,8 @@ TEST_CASE("every option is read, with non-default values", "[unit][config]") {
   REQUIRE(p.sinks.size() == 3);
   const auto& redis = std::get<cfg::redis_sink>(p.sinks[0].kind);
   CHECK(p.sinks[0].on_error == cfg::error_policy::dead_letter);
+  CHECK(p.sinks[0].workers == 3);
+  CHECK(p.sinks[1].workers == 1);
   CHECK(redis.key == "shop:{id}:v$1");
   CHECK(redis.format == cfg::redis_format::json);
   CHECK(redis.exclude_columns == std::vector<std::string>{"note", "internal_flags"});
@@ -335,6 +337,11 @@ TEST_CASE("integers and booleans are checked strictly", "[unit][config]") {
   CHECK(with("    partitions: 2.5\n") ==
         "test.yaml:12:17: partitions must be an integer, got '2.5'");
   CHECK(with("    partitions: \"${P:-12}\"\n").empty());
+  const std::string sink =
+      "sinks:\n  c:\n    redis: {url: \"redis://r\", tables: [public.orders], key: \"o:{id}\"}\n";
+  CHECK(with(sink + "    workers: 0\n") == "test.yaml:15:14: workers must be at least 1, got 0");
+  CHECK(with(sink + "    workers: 65\n") == "test.yaml:15:14: workers must be at most 64, got 65");
+  CHECK(with(sink + "    workers: 4\n").empty());
   auto p = cfg::parse_pipeline(std::string(minimal) + "    partitions: ${P:-12}\n", "t", no_env());
   CHECK(p.transport.partitions == 12);
 }

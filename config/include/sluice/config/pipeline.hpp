@@ -91,7 +91,11 @@ struct sink {
   std::string name;  // also the Kafka consumer group suffix
   std::variant<redis_sink, search_sink, view_sink> kind;
   error_policy on_error = error_policy::stop;
+  int workers = 1;  // workers a `sluice sink` process runs (--workers overrides)
 };
+
+/// The most workers one `sluice sink` process may run; beyond the cores they only contend.
+inline constexpr int max_sink_workers = 64;
 
 /// One pipeline file, loaded and validated by load_pipeline() (loader.hpp).
 struct pipeline {
