@@ -12,7 +12,9 @@
 #    partitions, so the consumer group's join delay is not counted).
 # 3. Times `redis-benchmark -P 64` doing the same number of HSETs with 6 fields each.
 # 4. Times `sluice replay` rebuilding the same cache into a shadow database and switching.
-# Prints the three rates and ends with cache_ratio=<sink rate / redis-benchmark rate>.
+# Prints the three rates and ends with cache_ratio=<sink rate / redis-benchmark rate>. For steps 2
+# and 3 it also prints where Redis spent its CPU per event, from INFO commandstats (so it runs
+# CONFIG RESETSTAT on the project's Redis).
 # Uses Redis databases 11 (redis-benchmark), 12 (shadow) and 13 (the sink), emptied before and
 # after; BENCH_DB_BASE=N uses N, N+1 and N+2 instead. Not part of the test suite: these machines are shared and noisy, so only ratios mean
 # something.
@@ -97,12 +99,37 @@ done
 echo "in the topic: $hw records"
 
 # Sum of the next-offsets the sink stored with its data (caught up when it equals EVENTS).
-applied() {
-  rcli -n "$db_sink" HVALS __sluice:offsets | awk '{ s += $1 } END { print s + 0 }'
+sum_offsets="local s = 0
+for _, v in ipairs(redis.call('HVALS', KEYS[1])) do s = s + tonumber(v) end
+return s"
+# Waits until the sink has applied every event, asking Redis every 20 ms from one redis-cli:
+# a poll that forks processes would take CPU from the sink and Redis it measures.
+wait_caught_up() {
+  local n
+  while read -r n; do
+    kill -0 "$sink_pid" 2>/dev/null || { cat "$work/sink.log"; exit 1; }
+    [ "${n:-0}" -ge "$EVENTS" ] && return 0
+  done < <(rcli -n "$db_sink" -r -1 -i 0.02 EVAL "$sum_offsets" 1 __sluice:offsets)
+  echo "redis-cli stopped polling" >&2
+  exit 1
 }
-now() { date +%s.%N; }
+
 # CPU seconds (user + system) a process has used so far.
 cpu_of() { awk '{ printf "%.2f", ($14 + $15) / 100 }' "/proc/$1/stat"; }
+# Where Redis spent its CPU per event since the last CONFIG RESETSTAT, from INFO commandstats:
+# the time inside each command, EXEC's own share (its time less the commands it ran), and the
+# rest (reading and parsing requests, writing replies). Args: CPU seconds, what an event is.
+redis_breakdown() {
+  rcli INFO commandstats | tr -d '\r' | awk -F'[:=,]' -v cpu="$1" -v n="$EVENTS" -v what="$2" '
+    /^cmdstat_/ { name = substr($1, 9); usec[name] = $5; total += $5 }
+    END {
+      inner = usec["hset"] + usec["incr"] + usec["del"] + usec["hdel"]
+      own = usec["exec"] > inner ? usec["exec"] - inner : 0
+      other = cpu * 1e6 - (total - usec["exec"]) - own
+      printf "Redis CPU per %s: HSET %.1f us, HMGET %.1f us, EXEC %.1f us, other %.1f us\n",
+        what, usec["hset"] / n, usec["hmget"] / n, own / n, (other > 0 ? other : 0) / n
+    }'
+}
 redis_pid=$(rcli INFO server | tr -d '\r' | sed -n 's/^process_id://p')
 
 echo "== sluice sink --workers $WORKERS from offset 0"
@@ -112,13 +139,11 @@ until grep -q 'assigned' "$work/sink.log" 2>/dev/null; do
   kill -0 "$sink_pid" 2>/dev/null || { cat "$work/sink.log"; exit 1; }
   sleep 0.01
 done
-t0=$(now)
+rcli CONFIG RESETSTAT >/dev/null
+t0=$EPOCHREALTIME
 redis_cpu0=$(cpu_of "$redis_pid")
-until [ "$(applied)" -ge "$EVENTS" ]; do
-  kill -0 "$sink_pid" 2>/dev/null || { cat "$work/sink.log"; exit 1; }
-  sleep 0.05
-done
-t1=$(now)
+wait_caught_up
+t1=$EPOCHREALTIME
 sink_cpu=$(cpu_of "$sink_pid")
 redis_cpu=$(awk -v a="$redis_cpu0" -v b="$(cpu_of "$redis_pid")" 'BEGIN { printf "%.2f", b - a }')
 sink_rate=$(awk -v n="$EVENTS" -v a="$t0" -v b="$t1" 'BEGIN { printf "%d", n / (b - a) }')
@@ -127,16 +152,19 @@ echo "keys in Redis: $(rcli -n "$db_sink" DBSIZE); sink peak RSS: $(awk '/VmHWM/
 # Where the time goes: the worker and Redis each on their own core at best, Kafka beside them.
 echo "CPU per event: sink $(awk -v c="$sink_cpu" -v n="$EVENTS" 'BEGIN { printf "%.1f", c * 1e6 / n }') us," \
   "Redis $(awk -v c="$redis_cpu" -v n="$EVENTS" 'BEGIN { printf "%.1f", c * 1e6 / n }') us"
+redis_breakdown "$redis_cpu" event
 
 echo "== redis-benchmark -P 64: $EVENTS HSETs of 6 fields"
+rcli CONFIG RESETSTAT >/dev/null
 redis_cpu0=$(cpu_of "$redis_pid")
 bench_out=$(redis-benchmark -h "$redis_host" -p "$redis_port" --dbnum "$db_bench" -P 64 -n "$EVENTS" \
   -r "$EVENTS" -q HSET 'order:__rand_int__' id __rand_int__ customer_id 42 status new \
   amount 17.99 note 'order note 1' placed_at 2026-11-28T17:13:20.123456Z 2>/dev/null | tr '\r' '\n' |
   grep 'requests per second' | tail -1)
 redis_rate=$(printf '%s' "$bench_out" | sed -E 's/.*: ([0-9.]+) requests per second.*/\1/' | cut -d. -f1)
-echo "CPU per HSET: Redis $(awk -v a="$redis_cpu0" -v b="$(cpu_of "$redis_pid")" -v n="$EVENTS" \
-  'BEGIN { printf "%.1f", (b - a) * 1e6 / n }') us"
+bench_cpu=$(awk -v a="$redis_cpu0" -v b="$(cpu_of "$redis_pid")" 'BEGIN { printf "%.2f", b - a }')
+echo "CPU per HSET: Redis $(awk -v c="$bench_cpu" -v n="$EVENTS" 'BEGIN { printf "%.1f", c * 1e6 / n }') us"
+redis_breakdown "$bench_cpu" HSET
 rcli -n "$db_bench" FLUSHDB >/dev/null
 
 echo "== sluice replay into a shadow database, while the sink keeps running"
