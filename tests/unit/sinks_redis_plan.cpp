@@ -93,7 +93,8 @@ std::string name_of(const std::string& id) {
 batch_writes run(const std::vector<sink_event>& events, const cache_options& o,
                  const std::map<std::string, std::string>& entries = {},
                  const std::map<std::string, std::string>& floors = {},
-                 const std::map<std::string, std::string>& rows = {}) {
+                 const std::map<std::string, std::string>& rows = {},
+                 const std::map<std::string, std::vector<std::string>>& fields = {}) {
   const batch_plan p = plan(events, o);
   stored_state stored;
   stored.floors = floors;
@@ -102,9 +103,12 @@ batch_writes run(const std::vector<sink_event>& events, const cache_options& o,
     stored.entries.push_back(e == entries.end() ? std::nullopt
                                                 : std::optional<std::string>(e->second));
     auto r = rows.find(op.key);
-    stored.rows.push_back(needs_stored_row(op, o) && r != rows.end()
+    stored.rows.push_back(needs_stored_row(op) && r != rows.end()
                               ? std::optional<std::string>(r->second)
                               : std::nullopt);
+    auto f = fields.find(op.key);
+    stored.fields.push_back(needs_stored_row(op) && f != fields.end() ? f->second
+                                                                      : std::vector<std::string>{});
   }
   auto w = decide(events, p, stored, o, {{{"shop.public.orders", 0}, 10}}, name_of);
   REQUIRE(w);
@@ -235,10 +239,10 @@ TEST_CASE("unchanged TOAST columns are kept, include/exclude and TTL apply", "[u
   CHECK(c.at(2) == command{"HDEL", "order:7", "tip"});
   CHECK(c.at(3) == command{"HSET", "__sluice:rows", "order:7", pos + "l1"});
 
-  // With a TTL the row may have expired: Redis is asked whether it exists.
+  // Redis is asked for the hash's fields: with a TTL the row may have expired.
   o.ttl_seconds = 60;
   const batch_plan p = plan(events, o);
-  CHECK(parse(read_request(p, o)).back() == command{"EXISTS", "order:7"});
+  CHECK(parse(read_request(p, o)).back() == command{"HKEYS", "order:7"});
   c = parse(run(events, o, {{"order:7", older}}, {}, {{"order:7", ""}}).transaction);
   CHECK(c.at(3) == command{"EXPIRE", "order:7", "60"});
   // It expired: no partial row (the next full write brings it back), but the position moves.
@@ -257,6 +261,37 @@ TEST_CASE("unchanged TOAST columns are kept, include/exclude and TTL apply", "[u
                 {{"order:7", R"({"id":7,"status":"new","big":"xxxx"})"}})
                 .transaction);
   CHECK(c.at(1) == command{"SET", "order:7", R"({"id":7,"status":"paid","big":"xxxx"})"});
+}
+
+TEST_CASE("an update that keeps columns removes the fields of columns the row no longer has",
+          "[unit][sinks]") {
+  cache_options o;
+  o.key_template = "order:{id}";
+  const std::string older = "000000000000000100000000l1";
+  const std::vector<sink_event> events{event_from(
+      R"({"id":7})", event_json("u", R"({"id":7,"v":2,"tip":null})", "0/10", 0, R"(["big"])"))};
+  // old_col was dropped from the table; tip is NULL now; big is kept as it is.
+  auto c = parse(run(events, o, {{"order:7", older}}, {}, {{"order:7", ""}},
+                     {{"order:7", {"id", "v", "old_col", "big", "tip"}}})
+                     .transaction);
+  CHECK(c.at(1) == command{"HSET", "order:7", "id", "7", "v", "2"});
+  CHECK(c.at(2) == command{"HDEL", "order:7", "tip", "old_col"});
+  // A column excluded since the row was written goes too.
+  o.exclude_columns = {"v"};
+  c = parse(
+      run(events, o, {{"order:7", older}}, {}, {{"order:7", ""}}, {{"order:7", {"id", "v", "big"}}})
+          .transaction);
+  CHECK(c.at(1) == command{"HSET", "order:7", "id", "7"});
+  CHECK(c.at(2) == command{"HDEL", "order:7", "tip", "v"});
+  // Nothing to remove: no HDEL.
+  o.exclude_columns.clear();
+  const std::vector<sink_event> plain{
+      event_from(R"({"id":7})", event_json("u", R"({"id":7,"v":3})", "0/10", 0, R"(["big"])"))};
+  c = parse(
+      run(plain, o, {{"order:7", older}}, {}, {{"order:7", ""}}, {{"order:7", {"id", "v", "big"}}})
+          .transaction);
+  CHECK(c.at(2).at(0) == "HSET");
+  CHECK(c.at(2).at(1) == "__sluice:rows");
 }
 
 TEST_CASE("kept columns follow earlier writes of the same batch", "[unit][sinks]") {

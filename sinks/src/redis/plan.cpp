@@ -176,10 +176,11 @@ std::expected<batch_plan, bad_event> plan_batch(std::span<const sink_event> even
   return plan;
 }
 
-bool needs_stored_row(const cache_op& op, const cache_options& options) {
-  // json merges the kept members into the new document; a hash keeps its fields by leaving
-  // them alone, and only has to know whether the row is still there when rows expire.
-  return !op.kept.empty() && (options.format == row_format::json || options.ttl_seconds);
+bool needs_stored_row(const cache_op& op) {
+  // json merges the kept members into the new document. A hash keeps its fields by leaving
+  // them alone, so it reads their names: to remove those of columns the row no longer has, and
+  // (when rows expire) to know whether the row is still there.
+  return !op.kept.empty();
 }
 
 request read_request(const batch_plan& plan, const cache_options& options) {
@@ -209,8 +210,8 @@ request read_request(const batch_plan& plan, const cache_options& options) {
     for (const auto& t : plan.table_ids) r.arg(t);
   }
   for (const auto& op : plan.ops) {
-    if (!needs_stored_row(op, options)) continue;
-    r.command({options.format == row_format::json ? "GET" : "EXISTS", op.key});
+    if (!needs_stored_row(op)) continue;
+    r.command({options.format == row_format::json ? "GET" : "HKEYS", op.key});
   }
   return r;
 }
@@ -404,10 +405,10 @@ std::expected<batch_writes, bad_event> decide(
       if (k.keeps) k.written = std::move(doc);
       continue;
     }
-    std::size_t fields = 0, nulls = 0;
+    std::size_t fields = 0;
     for (const auto& c : e.change->after->columns) {
       if (!wanted(options, c.name)) continue;
-      (std::holds_alternative<schemas::null_value>(c.v) ? nulls : fields) += 1;
+      if (!std::holds_alternative<schemas::null_value>(c.v)) ++fields;
     }
     if (op.kept.empty() && was_live) r.command({"DEL", op.key});  // no stale fields survive
     if (fields > 0) {
@@ -420,15 +421,31 @@ std::expected<batch_writes, bad_event> decide(
         put_field(r, c.v);
       }
     }
-    if (!op.kept.empty() && nulls > 0) {
-      // Kept fields stay, so the columns that became NULL are removed one by one.
-      r.begin(2 + nulls);
-      r.arg("HDEL");
-      r.arg(op.key);
+    if (!op.kept.empty()) {
+      // Kept fields stay, so fields that must go are removed by name: the columns that became
+      // NULL, and, when Redis' copy is what this update starts from, fields of no column of
+      // the event (a dropped column, or one excluded since the row was written).
+      std::vector<std::string_view> gone;
       for (const auto& c : e.change->after->columns) {
         if (wanted(options, c.name) && std::holds_alternative<schemas::null_value>(c.v)) {
-          r.arg(c.name);
+          gone.push_back(c.name);
         }
+      }
+      if (!k.written && i < stored.fields.size()) {
+        for (const auto& f : stored.fields[i]) {
+          const bool written_column = std::any_of(
+              e.change->after->columns.begin(), e.change->after->columns.end(),
+              [&](const schemas::column_value& c) { return c.name == f && wanted(options, f); });
+          if (!written_column && std::find(op.kept.begin(), op.kept.end(), f) == op.kept.end()) {
+            gone.push_back(f);
+          }
+        }
+      }
+      if (!gone.empty()) {
+        r.begin(2 + gone.size());
+        r.arg("HDEL");
+        r.arg(op.key);
+        for (auto f : gone) r.arg(f);
       }
     }
     if (ttl) r.command({"EXPIRE", op.key, ttl_text});

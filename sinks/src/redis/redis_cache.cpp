@@ -245,13 +245,15 @@ std::expected<stored_state, apply_error> redis_cache::read_stored(const batch_pl
     }
   }
   stored.rows.resize(plan.ops.size());
+  stored.fields.resize(plan.ops.size());
   for (std::size_t i = 0; i < plan.ops.size(); ++i) {
-    if (!needs_stored_row(plan.ops[i], options_)) continue;
-    const reply& r = replies->at(at++);
+    if (!needs_stored_row(plan.ops[i])) continue;
+    reply& r = replies->at(at++);
     if (options_.format == row_format::json) {
       stored.rows[i] = text(r);
-    } else if (r.integer > 0) {
+    } else if (!r.elements.empty()) {
       stored.rows[i] = "";
+      for (auto& f : r.elements) stored.fields[i].push_back(std::move(f.str));
     }
   }
   return stored;

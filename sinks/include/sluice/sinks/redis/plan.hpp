@@ -91,15 +91,19 @@ struct stored_state {
   std::vector<std::optional<std::string>> entries;  // per op: its key's entry in the rows hash
   std::map<std::string, std::string> floors;        // table id → truncate floor ("" for none)
   /// Per op that keeps unchanged columns (nullopt for the others, and when the row is gone):
-  /// json: the stored document; hash with a TTL: "" when the row still exists.
+  /// json: the stored document; hash: "" when the row still exists.
   std::vector<std::optional<std::string>> rows;
+  /// Per op that keeps unchanged columns, hash format: the stored hash's field names (empty for
+  /// the others). A field of no column of the event (the column was dropped, or is excluded
+  /// now) is removed by name, since such an update does not rewrite the row whole.
+  std::vector<std::vector<std::string>> fields;
 };
 
 /// WATCH the keys whose change must abort the batch, then read what decide() needs.
-/// Replies: WATCH, GET pause, HMGET rows (if ops), HMGET floors (if tables), then one GET or
-/// EXISTS per op that needs_stored_row().
+/// Replies: WATCH, GET pause, HMGET rows (if ops), HMGET floors (if tables), then one GET
+/// (json) or HKEYS (hash) per op that needs_stored_row().
 [[nodiscard]] request read_request(const batch_plan& plan, const cache_options& options);
-[[nodiscard]] bool needs_stored_row(const cache_op& op, const cache_options& options);
+[[nodiscard]] bool needs_stored_row(const cache_op& op);
 
 /// The batch's transaction (MULTI … EXEC) and what it does.
 struct batch_writes {
