@@ -587,7 +587,8 @@ int run_status(const command_line& cl) {
       for (const auto& t : config::tables_of(s)) {
         const std::string topic = config::topic_for(p->transport, t);
         auto count = c.partition_count(topic, 5'000);
-        if (!count) continue;  // capture has not created it yet
+        if (!count && count.error().unknown_topic()) continue;  // capture has not created it yet
+        if (!count) throw std::runtime_error(count.error().message);
         for (int part = 0; part < *count; ++part) {
           auto m = c.query_watermarks(topic, part, 5'000);
           if (!m) throw std::runtime_error(m.error().message);

@@ -3,9 +3,11 @@
 
 #include <catch2/catch.hpp>
 #include <csignal>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "sluice/transport/kafka_producer.hpp"
@@ -205,4 +207,33 @@ TEST_CASE("a malformed record stops the sink where it is, or goes to the dead-le
   capture.signal(SIGTERM);
   CHECK(capture.wait() == 0);
   test::drop_slot(spec.slot());
+}
+
+TEST_CASE("status says Kafka cannot be reached and exits 69; librdkafka logs in sluice's format",
+          "[integration][sink][status]") {
+  const std::string name = test::unique_name("status_down");
+  test::pipeline_spec spec(name, {"public." + name}, 1);
+  const std::string file = test::write_pipeline(spec);
+  // Nothing listens on port 1: every Kafka request fails, after librdkafka's own retries.
+  {
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string yaml = text.str();
+    const auto at = yaml.find("brokers: ");
+    yaml.replace(at, yaml.find('\n', at) - at, "brokers: 127.0.0.1:1");
+    std::ofstream(file) << yaml;
+  }
+  test::redis_database db(name);
+  test::add_sinks(file, sink_yaml("cache", db.url(), "public." + name));
+  auto status = test::run_sluice({"status", "-c", file, "--json"});
+  INFO(status.output);
+  CHECK(status.exit_code == 69);
+  auto json = nlohmann::json::parse(status.output.substr(status.output.find("{\n")));
+  REQUIRE(json["sinks"].size() == 1);
+  CHECK(json["sinks"][0]["state"] == "unknown");
+  CHECK_FALSE(json["sinks"][0]["error"].get<std::string>().empty());
+  CHECK_FALSE(json["sinks"][0].contains("lag_messages"));
+  CHECK_THAT(status.output, Catch::Contains("ERROR kafka: "));
+  CHECK_THAT(status.output, !Catch::Contains("|rdkafka#"));
 }

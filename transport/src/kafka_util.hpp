@@ -7,14 +7,28 @@
 #include <stdexcept>
 #include <string>
 
+#include "sluice/schemas/log.hpp"
 #include "sluice/transport/kafka_error.hpp"
 
 namespace sluice::transport::detail {
+
+/// librdkafka's own log lines (syslog levels) in sluice's log format, module "kafka", instead
+/// of librdkafka's "%3|1764...|FAIL|rdkafka#consumer-1| ..." on stderr. Called from its threads.
+inline void forward_log(const rd_kafka_t* /*rk*/, int level, const char* facility,
+                        const char* message) {
+  const log_level l = level <= 3   ? log_level::error
+                      : level == 4 ? log_level::warn
+                      : level <= 6 ? log_level::info
+                                   : log_level::debug;
+  log(l, "kafka", std::string(facility) + ": " + message);
+}
 
 inline kafka_error make_error(rd_kafka_resp_err_t err, std::string message = {}) {
   kafka_error e;
   e.code = static_cast<int>(err);
   e.message = message.empty() ? rd_kafka_err2str(err) : std::move(message);
+  e.unknown_topic_ =
+      err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
   // librdkafka marks most transport errors as transient; these are the ones where waiting helps.
   switch (err) {
     case RD_KAFKA_RESP_ERR__QUEUE_FULL:
@@ -49,6 +63,7 @@ inline kafka_error make_error(const rd_kafka_error_t* err) {
 /// Builds a librdkafka configuration; throws with librdkafka's own message on a bad property.
 inline rd_kafka_conf_t* make_conf(const std::map<std::string, std::string>& properties) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set_log_cb(conf, forward_log);
   char errstr[512];
   for (const auto& [name, value] : properties) {
     if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr, sizeof errstr) !=

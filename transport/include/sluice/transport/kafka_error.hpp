@@ -12,9 +12,12 @@ struct kafka_error {
   [[nodiscard]] bool retriable() const { return retriable_; }
   /// The client instance is unusable (e.g. idempotent producer fenced): recreate or exit.
   [[nodiscard]] bool fatal() const { return fatal_; }
+  /// The topic (or partition) does not exist, as opposed to not being reachable.
+  [[nodiscard]] bool unknown_topic() const { return unknown_topic_; }
 
   bool retriable_ = false;
   bool fatal_ = false;
+  bool unknown_topic_ = false;
 };
 
 }  // namespace sluice::transport
