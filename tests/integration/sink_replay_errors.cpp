@@ -209,7 +209,7 @@ TEST_CASE("a malformed record stops the sink where it is, or goes to the dead-le
   test::drop_slot(spec.slot());
 }
 
-TEST_CASE("status says Kafka cannot be reached and exits 69; librdkafka logs in sluice's format",
+TEST_CASE("status says Kafka cannot be reached and exits 69, and librdkafka logs in our format",
           "[integration][sink][status]") {
   const std::string name = test::unique_name("status_down");
   test::pipeline_spec spec(name, {"public." + name}, 1);

@@ -268,7 +268,7 @@ TEST_CASE("with dead_letter, the bad record goes to the queue and the rest is ap
   CHECK(outcome.dead_lettered == 2);
 }
 
-TEST_CASE("a target that is down is retried; nothing is committed meanwhile", "[unit][sinks]") {
+TEST_CASE("a target that is down is retried, and nothing is committed meanwhile", "[unit][sinks]") {
   scripted_source source;
   scripted_kind kind;
   std::atomic<bool> stop{false};
