@@ -237,3 +237,46 @@ TEST_CASE("status says Kafka cannot be reached and exits 69, and librdkafka logs
   CHECK_THAT(status.output, Catch::Contains("ERROR kafka: "));
   CHECK_THAT(status.output, !Catch::Contains("|rdkafka#"));
 }
+
+TEST_CASE("a write Redis fails inside the transaction stops the sink without passing the event",
+          "[integration][sink]") {
+  const std::string name = test::unique_name("sink_wrongtype");
+  const std::string table = "public." + name;
+  test::sql("CREATE TABLE " + table + " (id bigint PRIMARY KEY, v int NOT NULL, note text)");
+  test::pipeline_spec spec(name, {table}, 1);
+  const std::string file = test::write_pipeline(spec);
+  test::redis_database db(name);
+  test::add_sinks(file, sink_yaml("cache", db.url(), table));
+  const std::string dir = test::scratch_dir() + "/" + name;
+  test::child_process capture(test::capture_args(file, dir), dir + ".capture.log");
+  REQUIRE(capture.wait_for_log("streaming"));
+  auto sink =
+      std::make_unique<test::child_process>(test::sink_args(file, "cache"), dir + ".sink.log");
+  REQUIRE(sink->wait_for_log("assigned"));
+
+  // Something else writes a string where the sink will write row 5's hash: HSET fails with
+  // WRONGTYPE inside the batch's transaction, while the batch's other writes take effect.
+  test::redis_command(db.number(), {"SET", "row:5", "not a hash"});
+  test::sql("INSERT INTO " + table + " SELECT g, g, 'n' || g FROM generate_series(1, 10) g");
+  // A sink that lost track would apply the batch again, find every position already written,
+  // skip all ten and carry on without a word: it would never log the error.
+  REQUIRE(sink->wait_for_log("WRONGTYPE"));
+  const int code = sink->wait();
+  const std::string log = sink->log();
+  INFO(log);
+  CHECK(code == 69);
+  CHECK_THAT(log, Catch::Contains("WRONGTYPE"));
+  CHECK_THAT(log, Catch::Contains("put back"));
+
+  // Once the foreign key is gone, a restart applies row 5 too: nothing was passed over.
+  test::redis_command(db.number(), {"DEL", "row:5"});
+  sink = std::make_unique<test::child_process>(test::sink_args(file, "cache"), dir + ".sink2.log");
+  REQUIRE(sink->wait_for_log("assigned"));
+  CHECK(converge(db.number(), table).empty());
+
+  sink->signal(SIGTERM);
+  CHECK(sink->wait() == 0);
+  capture.signal(SIGTERM);
+  CHECK(capture.wait() == 0);
+  test::drop_slot(spec.slot());
+}

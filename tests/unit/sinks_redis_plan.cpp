@@ -294,6 +294,32 @@ TEST_CASE("an update that keeps columns removes the fields of columns the row no
   CHECK(c.at(2).at(1) == "__sluice:rows");
 }
 
+TEST_CASE("a partly applied batch's bookkeeping is put back as it was read", "[unit][sinks]") {
+  cache_options o;
+  o.key_template = "order:{id}";
+  const std::string older = "000000000000000100000000l1";
+  const std::vector<sink_event> events{
+      event_from(R"({"id":7})", event_json("u", R"({"id":7,"v":1})", "0/10", 0), 5),
+      event_from(R"({"id":8})", event_json("c", R"({"id":8,"v":1})", "0/10", 1), 6),
+      event_from(R"({"id":7})", event_json("u", R"({"id":7,"v":2})", "0/11", 0), 7)};
+  const batch_plan p = plan(events, o);
+  stored_state stored;
+  stored.entries = {older, std::nullopt, older};
+  stored.floors = {{"1", pos10}};
+  batch_writes writes;
+  writes.raised_floors = {"1"};
+  const auto c = parse(undo_request(events, p, stored, writes));
+  const commands expected{{"MULTI"},
+                          {"HSET", "__sluice:rows", "order:7", older},
+                          {"HDEL", "__sluice:rows", "order:8"},
+                          {"HSET", "__sluice:floors", "1", pos10},
+                          {"HDEL", "__sluice:sweeps", "1"},
+                          {"HSET", "__sluice:offsets", "shop.public.orders/0", "5"},
+                          {"INCR", "__sluice:fence:shop.public.orders/0"},
+                          {"EXEC"}};
+  CHECK(c == expected);
+}
+
 TEST_CASE("kept columns follow earlier writes of the same batch", "[unit][sinks]") {
   cache_options o;
   o.key_template = "order:{id}";

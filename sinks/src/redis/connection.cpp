@@ -230,7 +230,10 @@ std::expected<transaction_outcome, redis_failure> connection::transaction(const 
     if (raw->type == REDIS_REPLY_NIL) outcome.aborted = true;
     note_error(raw);  // EXECABORT: a queued command was rejected, nothing ran
     if (raw->type == REDIS_REPLY_ARRAY) {
-      for (std::size_t i = 0; i < raw->elements; ++i) note_error(raw->element[i]);
+      for (std::size_t i = 0; i < raw->elements; ++i) {
+        note_error(raw->element[i]);
+        if (raw->element[i]->type == REDIS_REPLY_ERROR) outcome.partly_applied = true;
+      }
     }
   });
   if (!sent) return std::unexpected(sent.error());

@@ -44,6 +44,8 @@ struct reply {
 struct transaction_outcome {
   bool aborted = false;  // a WATCHed key changed: nothing was applied, read again and retry
   std::string error;     // the first error reply (a command rejected or failed), if any
+  /// A command failed while EXEC ran them: Redis does not roll back, the others took effect.
+  bool partly_applied = false;
 };
 
 struct redis_failure {

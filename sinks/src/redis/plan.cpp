@@ -496,6 +496,45 @@ std::expected<batch_writes, bad_event> decide(
   return out;
 }
 
+request undo_request(std::span<const sink_event> events, const batch_plan& plan,
+                     const stored_state& stored, const batch_writes& writes) {
+  request r;
+  r.command({"MULTI"});
+  std::unordered_map<std::string_view, bool> seen;
+  for (std::size_t i = 0; i < plan.ops.size(); ++i) {
+    const auto& key = plan.ops[i].key;
+    if (!seen.try_emplace(key, true).second) continue;  // the first op of a key read its entry
+    const auto& entry = stored.entries.at(i);
+    if (entry) {
+      r.command({"HSET", layout::rows_key, key, *entry});
+    } else {
+      r.command({"HDEL", layout::rows_key, key});
+    }
+  }
+  for (const auto& tid : writes.raised_floors) {
+    auto it = stored.floors.find(tid);
+    if (it == stored.floors.end() || it->second.empty()) {
+      r.command({"HDEL", layout::floors_key, tid});
+    } else {
+      r.command({"HSET", layout::floors_key, tid, it->second});
+    }
+    r.command({"HDEL", layout::sweeps_key, tid});
+  }
+  std::map<std::string, std::int64_t> first;  // "topic/partition" → the batch's first offset
+  for (const auto& e : events) {
+    auto [it, added] = first.try_emplace(e.record.where().to_string(), e.record.offset);
+    if (!added) it->second = std::min(it->second, e.record.offset);
+  }
+  std::string fence;
+  for (const auto& [partition, offset] : first) {
+    r.command({"HSET", layout::offsets_key, partition, std::to_string(offset)});
+    fence.assign(layout::fence_prefix).append(partition);
+    r.command({"INCR", fence});
+  }
+  r.command({"EXEC"});
+  return r;
+}
+
 std::vector<std::pair<std::string_view, std::string_view>> json_members(std::string_view s) {
   std::vector<std::pair<std::string_view, std::string_view>> out;
   std::size_t i = 0;

@@ -187,12 +187,27 @@ std::expected<apply_stats, apply_error> redis_cache::apply(
     auto outcome = conn_->transaction(writes->transaction);
     if (!outcome) return std::unexpected(target_failure{outcome.error().message, true});
     if (outcome->aborted) continue;
-    if (!outcome->error.empty()) {
+    if (outcome->partly_applied) {
       // A command failed inside EXEC, and Redis does not roll back the others. Only a key of
       // another type can do that (something else wrote the sink's database; the format is
-      // checked on start): the worker stops and says so instead of going on.
-      return std::unexpected(target_failure{"Redis failed a write of the batch: " + outcome->error,
-                                            retriable_reply(outcome->error)});
+      // checked on start). The offsets and positions the batch wrote are put back, so that
+      // neither a retry nor a restart passes the event whose write failed.
+      std::string message = "Redis failed a write of the batch: " + outcome->error;
+      auto undone = conn_->transaction(undo_request(events, *plan, *stored, *writes));
+      if (!undone || !undone->error.empty()) {
+        message += "; putting back the batch's offsets and positions failed too (" +
+                   (undone ? undone->error : undone.error().message) +
+                   "): a restart may pass over the failed write";
+      } else {
+        message += "; the batch's offsets and positions are put back, so it is applied again";
+      }
+      return std::unexpected(target_failure{message, retriable_reply(outcome->error)});
+    }
+    if (!outcome->error.empty()) {
+      // EXECABORT: a queued command was refused, nothing ran.
+      return std::unexpected(
+          target_failure{"Redis refused the batch's transaction: " + outcome->error,
+                         retriable_reply(outcome->error)});
     }
     if (!writes->raised_floors.empty()) {
       // The floor is already raised, so no older row comes back while the sweep runs; the batch

@@ -40,6 +40,9 @@ struct bad_event {
 };
 
 /// The target failed. `retriable`: the same batch may succeed later (server down, paused).
+/// The batch is applied again after it (at once, or after a restart), so a kind that wrote
+/// part of it must leave the target such that applying it again writes every event the failure
+/// kept out: its position records and stored offsets must not claim that part as applied.
 struct target_failure {
   std::string message;
   bool retriable = true;

@@ -123,6 +123,15 @@ struct batch_writes {
     const cache_options& options, const std::vector<partition_offset>& offsets,
     const std::function<std::string(const std::string& table_id)>& table_name);
 
+/// Pure: the transaction that puts back the bookkeeping a batch's transaction wrote, after
+/// a command in it failed while the others took effect (Redis does not roll back): every key's
+/// entry and the raised floors as `stored` had them, and each partition's offset at the batch's
+/// first record, with the partitions' fences bumped. The rows the batch did write stay; they
+/// are older or equal to what a retry writes, so applying the batch again converges, and the
+/// event that failed is neither skipped by its position nor passed by the offsets.
+[[nodiscard]] request undo_request(std::span<const sink_event> events, const batch_plan& plan,
+                                   const stored_state& stored, const batch_writes& writes);
+
 /// The raw text of each top-level member of a JSON object, by name as escaped in the document.
 /// Used to keep unchanged columns of a stored JSON row.
 [[nodiscard]] std::vector<std::pair<std::string_view, std::string_view>> json_members(
