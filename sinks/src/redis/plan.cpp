@@ -5,6 +5,7 @@
 #include <map>
 #include <type_traits>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "layout.hpp"
 #include "sluice/schemas/codec.hpp"
@@ -500,10 +501,10 @@ request undo_request(std::span<const sink_event> events, const batch_plan& plan,
                      const stored_state& stored, const batch_writes& writes) {
   request r;
   r.command({"MULTI"});
-  std::unordered_map<std::string_view, bool> seen;
+  std::unordered_set<std::string_view> seen;
   for (std::size_t i = 0; i < plan.ops.size(); ++i) {
     const auto& key = plan.ops[i].key;
-    if (!seen.try_emplace(key, true).second) continue;  // the first op of a key read its entry
+    if (!seen.insert(key).second) continue;  // the entry read for a key is at its first op
     const auto& entry = stored.entries.at(i);
     if (entry) {
       r.command({"HSET", layout::rows_key, key, *entry});
