@@ -42,7 +42,7 @@ std::string write_pipeline(const pipeline_spec& spec) {
   for (std::size_t i = 0; i < spec.tables.size(); ++i) out << (i ? ", " : "") << spec.tables[i];
   out << "]\n"
       << spec.extra_source_yaml << "transport:\n  kafka:\n"
-      << "    brokers: " << kafka_brokers() << "\n"
+      << "    brokers: " << (spec.brokers.empty() ? kafka_brokers() : spec.brokers) << "\n"
       << "    topic_prefix: " << spec.prefix() << "\n"
       << "    partitions: " << spec.partitions << "\n";
   return path;

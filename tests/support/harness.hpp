@@ -23,6 +23,7 @@ struct pipeline_spec {
   std::vector<std::string> tables;  // "schema.table"
   int partitions = 1;
   std::string dsn;                 // default: SLUICE_PG_DSN
+  std::string brokers;             // default: KAFKA_BROKERS
   std::string extra_source_yaml;   // more keys under source.postgres, already indented
   std::string snapshot = "never";  // initial | never
   std::string slot() const { return name + "_slot"; }

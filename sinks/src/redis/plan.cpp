@@ -375,12 +375,15 @@ std::expected<batch_writes, bad_event> decide(
     }
     std::optional<std::string_view> prior;  // the row whose unchanged columns are kept
     if (!op.kept.empty()) {
+      // A hash row is there when rows never expire, or when Redis listed its fields; its kept
+      // fields stay as they are.
+      const bool hash_found = i < stored.fields.size() && !stored.fields[i].empty();
       if (k.written) {
         prior = *k.written;
-      } else if (was_live && !json && !ttl) {
-        prior = "";  // the hash is there; its kept fields stay as they are
-      } else if (was_live && stored.rows.at(i)) {
+      } else if (was_live && json && stored.rows.at(i)) {
         prior = *stored.rows.at(i);
+      } else if (was_live && !json && (!ttl || hash_found)) {
+        prior = "";
       }
     }
     set_entry(op, k, entry(op.position, 'l', op.table_id));

@@ -195,12 +195,13 @@ std::expected<apply_stats, apply_error> redis_cache::apply(
       std::string message = "Redis failed a write of the batch: " + outcome->error;
       auto undone = conn_->transaction(undo_request(events, *plan, *stored, *writes));
       if (!undone || !undone->error.empty()) {
+        // A retry would now skip the failed events as not newer: stop, whatever the error.
         message += "; putting back the batch's offsets and positions failed too (" +
                    (undone ? undone->error : undone.error().message) +
                    "): a restart may pass over the failed write";
-      } else {
-        message += "; the batch's offsets and positions are put back, so it is applied again";
+        return std::unexpected(target_failure{message, false});
       }
+      message += "; the batch's offsets and positions are put back, so it is applied again";
       return std::unexpected(target_failure{message, retriable_reply(outcome->error)});
     }
     if (!outcome->error.empty()) {
@@ -266,8 +267,7 @@ std::expected<stored_state, apply_error> redis_cache::read_stored(const batch_pl
     reply& r = replies->at(at++);
     if (options_.format == row_format::json) {
       stored.rows[i] = text(r);
-    } else if (!r.elements.empty()) {
-      stored.rows[i] = "";
+    } else {
       for (auto& f : r.elements) stored.fields[i].push_back(std::move(f.str));
     }
   }

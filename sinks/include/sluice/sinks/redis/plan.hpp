@@ -90,12 +90,13 @@ struct stored_state {
   bool paused = false;                              // replay is switching databases
   std::vector<std::optional<std::string>> entries;  // per op: its key's entry in the rows hash
   std::map<std::string, std::string> floors;        // table id → truncate floor ("" for none)
-  /// Per op that keeps unchanged columns (nullopt for the others, and when the row is gone):
-  /// json: the stored document; hash: "" when the row still exists.
+  /// Per op that keeps unchanged columns, json format: the stored document (nullopt for the
+  /// others, and when the row is gone).
   std::vector<std::optional<std::string>> rows;
   /// Per op that keeps unchanged columns, hash format: the stored hash's field names (empty for
-  /// the others). A field of no column of the event (the column was dropped, or is excluded
-  /// now) is removed by name, since such an update does not rewrite the row whole.
+  /// the others, and when the row is gone). A field of no column of the event (the column was
+  /// dropped, or is excluded now) is removed by name, since such an update does not rewrite
+  /// the row whole.
   std::vector<std::vector<std::string>> fields;
 };
 
